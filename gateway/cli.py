@@ -1,0 +1,172 @@
+"""The `asiointitili` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from crypto.hetu import InvalidHetu, parse_hetu
+from gateway import material
+from gateway.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = "gateway.toml"
+
+
+class UsageError(Exception):
+    """A command-line mistake: named argument, value and reason."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asiointitili", description="Asiointitili secure mail gateway"
+    )
+    parser.add_argument(
+        "--config", type=Path,
+        default=Path(os.environ.get("ASIOINTITILI_CONFIG", DEFAULT_CONFIG)),
+        help="configuration file (default: $ASIOINTITILI_CONFIG or ./gateway.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="create the data directory, keys and database (idempotent)")
+    commands.add_parser("serve", help="run the SMTP listener, portal and outbound worker")
+
+    keys = commands.add_parser("keys", help="show the gateway's public keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    show = keys_commands.add_parser("show", help="print a public key or certificate")
+    show.add_argument("kind", choices=("smime", "dkim"))
+
+    citizen = commands.add_parser("citizen", help="manage citizen accounts")
+    citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True)
+    add = citizen_commands.add_parser("add", help="create an active account")
+    add.add_argument("--hetu", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--email")
+    add.add_argument("--lang", choices=("fi", "sv", "en"), default="fi")
+
+    demo = commands.add_parser("demo-send", help="send a signed, encrypted message as the demo clerk")
+    demo.add_argument("--to", required=True, metavar="HETU")
+    demo.add_argument("--attach", type=Path, action="append", default=[], metavar="FILE")
+    demo.add_argument("--subject", default="Päätös / Beslut / Decision")
+    demo.add_argument("--body", default="Hei,\n\nohessa päätöksenne.\n\nTerveisin\nDemokunta\n")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        return _run(args, config)
+    except ConfigError as exc:
+        print(f"asiointitili: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"asiointitili: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "init":
+        from gateway.init import initialise
+
+        for path in initialise(config):
+            print(f"created {path}")
+        print(f"data directory {config.data_dir} is ready")
+        return 0
+    if args.command == "serve":
+        from gateway.serve import serve
+
+        asyncio.run(serve(config))
+        return 0
+    if args.command == "keys":
+        return _keys_show(config, args.kind)
+    if args.command == "citizen":
+        return _citizen_add(config, args)
+    if args.command == "demo-send":
+        return _demo_send(config, args)
+    raise AssertionError(args.command)
+
+
+def _keys_show(config: Config, kind: str) -> int:
+    if kind == "smime":
+        sys.stdout.write(material.gateway_certificate_pem(config).decode())
+        return 0
+    path = config.keys.dkim_key_file
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(config.path, "keys.dkim_key_file", f"{path}: {exc}") from None
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+    print(f'{config.keys.dkim_selector}._domainkey.{config.domain}. IN TXT "{record}"')
+    return 0
+
+
+def _hetu_argument(config: Config, value: str) -> str:
+    try:
+        return parse_hetu(value, allow_temporary=config.allow_temporary_hetus)
+    except InvalidHetu as exc:
+        raise UsageError(f"--hetu: the value is not a valid personal identity code: {exc}") from None
+
+
+def _store(config: Config):  # type: ignore[no-untyped-def]
+    from mailbox_store import MailboxStore
+
+    store = MailboxStore(config.database_url, material.master_keys(config),
+                         material.blind_index(config))
+    store.migrate()
+    return store
+
+
+def _citizen_add(config: Config, args: argparse.Namespace) -> int:
+    from crypto.hetu import mask_hetu
+    from mailbox_store import CitizenExists
+
+    hetu = _hetu_argument(config, args.hetu)
+    store = _store(config)
+    try:
+        store.add_citizen(hetu, args.name, args.email, args.lang)
+    except CitizenExists:
+        raise UsageError(f"--hetu: an account for {mask_hetu(hetu)} exists already") from None
+    finally:
+        store.close()
+    print(f"account created for {mask_hetu(hetu)}")
+    return 0
+
+
+def _demo_send(config: Config, args: argparse.Namespace) -> int:
+    from gateway.demo import build_demo_message, send
+
+    if not any(org.demo for org in config.organisations):
+        raise UsageError("demo-send needs a demo organisation in the configuration")
+    hetu = _hetu_argument(config, args.to)
+    for path in args.attach:
+        if not path.is_file():
+            raise UsageError(f"--attach: {path} is not a readable file")
+    sender, recipient, message = build_demo_message(
+        config, hetu, args.subject, args.body, args.attach
+    )
+    host = config.smtp.listen_host
+    try:
+        answer = send(host, config.smtp.listen_port, sender, recipient, message)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot reach the gateway at {host}:{config.smtp.listen_port}: {exc}"
+        ) from None
+    print(answer)
+    return 0 if answer.startswith("250") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,375 @@
+"""gateway.toml -> frozen, validated configuration objects.
+
+The file is read once at start. Every problem raises one ConfigError naming the file, the dotted
+key and what was wrong with the value; nothing is read lazily later. Relative paths are resolved
+against the directory of the configuration file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from policies.model import IPNetwork, Organisation
+
+T = TypeVar("T")
+
+Environment = Literal["development", "production"]
+
+
+class ConfigError(Exception):
+    """A configuration problem: file, key and reason, fit to show an operator as is."""
+
+    def __init__(self, file: Path | str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file, self.key, self.reason = str(file), key, reason
+
+
+@dataclass(frozen=True)
+class SmimeKeyFiles:
+    """One S/MIME identity of the gateway: a PEM pair, or a PKCS#12 file with its password file."""
+
+    certificate: Path
+    key: Path | None
+    password_file: Path | None
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    listen_host: str
+    listen_port: int
+    hostname: str
+    max_message_size: int
+    max_recipients: int
+    tls_certificate: Path
+    tls_key: Path
+    crypto_workers: int
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    listen_host: str
+    listen_port: int
+    public_url: str
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    mode: Literal["outbox", "relay"]
+    outbox_dir: Path
+    from_address: str
+    relay_host: str
+    relay_port: int
+    relay_starttls: Literal["required", "opportunistic", "none"]
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    smime: tuple[SmimeKeyFiles, ...]  # the first is current; the rest are retired, for decryption only
+    master_key_file: Path
+    blind_index_key_file: Path
+    dkim_key_file: Path
+    dkim_selector: str
+    session_secret_file: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    environment: Environment
+    domains: tuple[str, ...]
+    submission_address: str
+    data_dir: Path
+    database_url: str
+    allow_temporary_hetus: bool
+    auth_mode: Literal["test", "oidc"]
+    smtp: SmtpConfig
+    portal: PortalConfig
+    outbound: OutboundConfig
+    keys: KeysConfig
+    organisations: tuple[Organisation, ...]
+
+    @property
+    def domain(self) -> str:
+        return self.domains[0]
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.data_dir / "demo"
+
+
+class _Section:
+    """Typed access to one TOML table that remembers which keys were read, to refuse unknown ones."""
+
+    def __init__(self, file: Path, prefix: str, table: Mapping[str, Any]) -> None:
+        self.file, self.prefix, self.table = file, prefix, table
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def get(self, name: str, kind: type[T], default: T | None = None) -> T:
+        self.used.add(name)
+        if name not in self.table:
+            if default is None:
+                raise ConfigError(self.file, self.key(name), "is required")
+            return default
+        value = self.table[name]
+        # bool is an int in Python; a port of `true` must still be refused.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(
+                self.file, self.key(name), f"must be a {kind.__name__}, not {value!r}"
+            )
+        return value
+
+    def strings(self, name: str, default: list[str] | None = None) -> tuple[str, ...]:
+        values = self.get(name, list, default)
+        if not all(isinstance(v, str) for v in values):
+            raise ConfigError(self.file, self.key(name), f"must be a list of strings: {values!r}")
+        return tuple(values)
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> Any:
+        value = self.get(name, str, default)
+        if value not in options:
+            raise ConfigError(
+                self.file, self.key(name), f"must be one of {', '.join(options)}, not {value!r}"
+            )
+        return value
+
+    def path(self, name: str, base: Path, default: Path) -> Path:
+        value = self.get(name, str, "")
+        return (base / value).resolve() if value else default
+
+    def sub(self, name: str) -> _Section:
+        self.used.add(name)
+        table = self.table.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(self.file, self.key(name), "must be a table")
+        return _Section(self.file, self.key(name), table)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise ConfigError(self.file, self.key(unknown[0]), "is not a known setting")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the whole configuration, or raise ConfigError."""
+    path = path.resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(syntax)", str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "(file)", "is not UTF-8 text") from None
+    return _build(path, _Section(path, "", raw))
+
+
+def _build(path: Path, root: _Section) -> Config:
+    base = path.parent
+    gw = root.sub("gateway")
+    environment = gw.choice("environment", ("development", "production"), "production")
+    domains = tuple(d.lower() for d in gw.strings("domains"))
+    if not domains:
+        raise ConfigError(path, gw.key("domains"), "must name at least one domain")
+    submission = gw.get("submission_address", str).strip()
+    _check_address(path, gw.key("submission_address"), submission)
+    if submission.rpartition("@")[2].lower() not in domains:
+        raise ConfigError(
+            path, gw.key("submission_address"), f"{submission!r} is not in gateway.domains"
+        )
+    data_dir = gw.path("data_dir", base, base / "var")
+    keys_dir = data_dir / "keys"
+    database_url = gw.get("database_url", str, "") or f"sqlite:///{data_dir / 'gateway.sqlite3'}"
+    allow_temporary = gw.get("allow_temporary_hetus", bool, False)
+    gw.finish()
+
+    auth = root.sub("auth")
+    auth_mode = auth.choice("mode", ("test", "oidc"), "oidc")
+    auth.finish()
+
+    smtp = _smtp(root.sub("smtp"), base, keys_dir, domains[0])
+    portal = _portal(root.sub("portal"))
+    outbound = _outbound(root.sub("outbound"), base, data_dir, domains)
+    keys = _keys(root.sub("keys"), base, keys_dir)
+    organisations = _organisations(path, root, base)
+    root.finish()
+
+    config = Config(
+        path=path, environment=environment, domains=domains, submission_address=submission,
+        data_dir=data_dir, database_url=database_url, allow_temporary_hetus=allow_temporary,
+        auth_mode=auth_mode, smtp=smtp, portal=portal, outbound=outbound, keys=keys,
+        organisations=organisations,
+    )
+    _check_development_is_local(config)
+    return config
+
+
+def _smtp(sec: _Section, base: Path, keys_dir: Path, domain: str) -> SmtpConfig:
+    cfg = SmtpConfig(
+        listen_host=sec.get("listen_host", str, "127.0.0.1"),
+        listen_port=_port(sec, "listen_port", 25),
+        hostname=sec.get("hostname", str, domain),
+        max_message_size=_positive(sec, "max_message_size", 25 * 1024 * 1024),
+        max_recipients=_positive(sec, "max_recipients", 100),
+        tls_certificate=sec.path("tls_certificate", base, keys_dir / "smtp-tls-cert.pem"),
+        tls_key=sec.path("tls_key", base, keys_dir / "smtp-tls-key.pem"),
+        crypto_workers=sec.get("crypto_workers", int, 0),
+    )
+    sec.finish()
+    return cfg
+
+
+def _portal(sec: _Section) -> PortalConfig:
+    host = sec.get("listen_host", str, "127.0.0.1")
+    port = _port(sec, "listen_port", 8080)
+    public_url = sec.get("public_url", str, f"http://{host}:{port}").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise ConfigError(sec.file, sec.key("public_url"), f"must be an http(s) URL: {public_url!r}")
+    sec.finish()
+    return PortalConfig(listen_host=host, listen_port=port, public_url=public_url)
+
+
+def _outbound(sec: _Section, base: Path, data_dir: Path, domains: tuple[str, ...]) -> OutboundConfig:
+    cfg = OutboundConfig(
+        mode=sec.choice("mode", ("outbox", "relay"), "outbox"),
+        outbox_dir=sec.path("outbox_dir", base, data_dir / "outbox"),
+        from_address=sec.get("from_address", str, f"noreply@{domains[0]}"),
+        relay_host=sec.get("relay_host", str, "localhost"),
+        relay_port=_port(sec, "relay_port", 25),
+        relay_starttls=sec.choice("relay_starttls", ("required", "opportunistic", "none"), "required"),
+    )
+    _check_address(sec.file, sec.key("from_address"), cfg.from_address)
+    sec.finish()
+    return cfg
+
+
+def _keys(sec: _Section, base: Path, keys_dir: Path) -> KeysConfig:
+    entries = sec.get("smime", list, [])
+    smime = tuple(_smime_entry(sec, i, entry, base) for i, entry in enumerate(entries)) or (
+        SmimeKeyFiles(keys_dir / "smime-cert.pem", keys_dir / "smime-key.pem", None),
+    )
+    cfg = KeysConfig(
+        smime=smime,
+        master_key_file=sec.path("master_key_file", base, keys_dir / "master.key"),
+        blind_index_key_file=sec.path("blind_index_key_file", base, keys_dir / "blind-index.key"),
+        dkim_key_file=sec.path("dkim_key_file", base, keys_dir / "dkim-key.pem"),
+        dkim_selector=sec.get("dkim_selector", str, "asiointi1"),
+        session_secret_file=sec.path("session_secret_file", base, keys_dir / "session.key"),
+    )
+    sec.finish()
+    return cfg
+
+
+def _smime_entry(sec: _Section, index: int, entry: object, base: Path) -> SmimeKeyFiles:
+    if not isinstance(entry, dict):
+        raise ConfigError(sec.file, f"{sec.key('smime')}[{index}]", "must be a table")
+    item = _Section(sec.file, f"{sec.key('smime')}[{index}]", entry)
+    cert = item.get("certificate", str)
+    key = item.get("key", str, "")
+    password = item.get("password_file", str, "")
+    item.finish()
+    if not key and not cert.lower().endswith((".p12", ".pfx")):
+        raise ConfigError(
+            sec.file, item.key("key"), "is required unless certificate is a PKCS#12 (.p12) file"
+        )
+    return SmimeKeyFiles(
+        base / cert, (base / key) if key else None, (base / password) if password else None
+    )
+
+
+def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation, ...]:
+    entries = root.get("organisations", list, [])
+    orgs: list[Organisation] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError(path, f"organisations[{i}]", "must be a table")
+        sec = _Section(path, f"organisations[{i}]", entry)
+        org_id = sec.get("id", str)
+        if any(o.id == org_id for o in orgs):
+            raise ConfigError(path, sec.key("id"), f"{org_id!r} is declared twice")
+        reply = sec.get("reply_address", str)
+        _check_address(path, sec.key("reply_address"), reply)
+        orgs.append(Organisation(
+            id=org_id,
+            name=sec.get("name", str),
+            sender_domains=tuple(d.lower() for d in sec.strings("sender_domains")),
+            networks=_networks(sec),
+            trust_anchors=tuple((base / p).resolve() for p in sec.strings("trust_anchors")),
+            replies_allowed=sec.get("replies_allowed", bool, False),
+            reply_address=reply,
+            demo=sec.get("demo", bool, False),
+        ))
+        sec.finish()
+    return tuple(orgs)
+
+
+def _networks(sec: _Section) -> tuple[IPNetwork, ...]:
+    return tuple(
+        _parse(sec, "networks", lambda v: ipaddress.ip_network(v, strict=True), value)
+        for value in sec.strings("networks")
+    )
+
+
+def _parse(sec: _Section, key: str, parse: Callable[[str], T], value: str) -> T:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(sec.file, sec.key(key), f"{value!r}: {exc}") from None
+
+
+def _port(sec: _Section, name: str, default: int) -> int:
+    port = sec.get(name, int, default)
+    if not 0 <= port <= 65535:
+        raise ConfigError(sec.file, sec.key(name), f"must be a port number, not {port}")
+    return port
+
+
+def _positive(sec: _Section, name: str, default: int) -> int:
+    value = sec.get(name, int, default)
+    if value <= 0:
+        raise ConfigError(sec.file, sec.key(name), f"must be positive, not {value}")
+    return value
+
+
+def _check_address(file: Path | str, key: str, value: str) -> None:
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in value):
+        raise ConfigError(file, key, f"is not an e-mail address: {value!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_development_is_local(config: Config) -> None:
+    """A copied development sample must never become an open door on a real network."""
+    risky = config.environment == "development" or config.auth_mode == "test" or any(
+        org.demo for org in config.organisations
+    )
+    if not risky:
+        return
+    for key, host in (
+        ("smtp.listen_host", config.smtp.listen_host),
+        ("portal.listen_host", config.portal.listen_host),
+    ):
+        if not _is_loopback(host):
+            raise ConfigError(
+                config.path, key,
+                f"{host!r} is not a loopback address, but this is a development configuration "
+                "(test identification, demo organisation or environment = \"development\")",
+            )
+    if any(org.demo for org in config.organisations) and config.environment != "development":
+        raise ConfigError(config.path, "organisations", "a demo organisation needs environment = "
+                          "\"development\"")

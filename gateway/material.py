@@ -1,0 +1,94 @@
+"""Loading the key material a running gateway needs, with errors that name the configuration key."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+
+from crypto.blind_index import BlindIndex
+from crypto.certs import load_decryption_key
+from crypto.sealing import MasterKeyRing
+from crypto.smime import DecryptionKey
+from gateway.config import Config, ConfigError
+
+
+def _read(config: Config, key: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        hint = " (run `asiointitili init` first)" if path.is_relative_to(config.data_dir) else ""
+        raise ConfigError(config.path, key, f"cannot read {path}: {exc.strerror}{hint}") from None
+
+
+def decryption_keys(config: Config) -> tuple[DecryptionKey, ...]:
+    keys = []
+    for i, files in enumerate(config.keys.smime):
+        key = f"keys.smime[{i}]"
+        cert = _read(config, f"{key}.certificate", files.certificate)
+        pem = _read(config, f"{key}.key", files.key) if files.key else None
+        password = (
+            _read(config, f"{key}.password_file", files.password_file).strip()
+            if files.password_file else None
+        )
+        try:
+            keys.append(load_decryption_key(cert, pem, password))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(config.path, key, f"not a usable S/MIME key pair: {exc}") from None
+    return tuple(keys)
+
+
+def trust_anchor_pems(config: Config) -> dict[str, bytes]:
+    """Each organisation's trust anchors as PEM, checked to parse (workers parse them again)."""
+    anchors: dict[str, bytes] = {}
+    for i, org in enumerate(config.organisations):
+        pems = []
+        for path in org.trust_anchors:
+            data = _read(config, f"organisations[{i}].trust_anchors", path)
+            try:
+                x509.load_pem_x509_certificates(data)
+            except ValueError:
+                raise ConfigError(
+                    config.path, f"organisations[{i}].trust_anchors",
+                    f"{path} holds no PEM certificate",
+                ) from None
+            pems.append(data)
+        anchors[org.id] = b"\n".join(pems)
+    return anchors
+
+
+def gateway_certificate_pem(config: Config) -> bytes:
+    return _read(config, "keys.smime[0].certificate", config.keys.smime[0].certificate)
+
+
+def master_keys(config: Config) -> MasterKeyRing:
+    _read(config, "keys.master_key_file", config.keys.master_key_file)
+    try:
+        return MasterKeyRing.from_file(config.keys.master_key_file)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
+        raise ConfigError(config.path, "keys.master_key_file", type(exc).__name__) from None
+
+
+def blind_index(config: Config) -> BlindIndex:
+    _read(config, "keys.blind_index_key_file", config.keys.blind_index_key_file)
+    try:
+        return BlindIndex.from_file(config.keys.blind_index_key_file)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
+        raise ConfigError(config.path, "keys.blind_index_key_file", type(exc).__name__) from None
+
+
+def session_secret(config: Config) -> bytes:
+    return _read(config, "keys.session_secret_file", config.keys.session_secret_file).strip()
+
+
+def smtp_tls_context(config: Config) -> ssl.SSLContext:
+    _read(config, "smtp.tls_certificate", config.smtp.tls_certificate)
+    _read(config, "smtp.tls_key", config.smtp.tls_key)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.smtp.tls_certificate, config.smtp.tls_key)
+    except ssl.SSLError as exc:
+        raise ConfigError(config.path, "smtp.tls_certificate", f"unusable: {exc.reason}") from None
+    return context

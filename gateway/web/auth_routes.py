@@ -1,0 +1,121 @@
+"""Test identification (login by typing a HETU) and logout.
+
+Test identification stands in for the national identification service during development; it is
+mounted only when `auth.mode = "test"`, and its page says so in a banner. The HETU travels only
+in a POST body: it never appears in a URL, a redirect, a cookie or a log line, and the form is
+not refilled with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.web.i18n import DEFAULT_LANG
+from gateway.web.portal import Portal, current_visitor
+
+# Our forms have at most two short fields. Starlette applies no size limit to url-encoded
+# bodies, so anything without a small declared length is refused before it is read.
+_MAX_FORM_BYTES = 4096
+
+
+async def _small_form(request: Request) -> FormData:
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > _MAX_FORM_BYTES:
+        raise HTTPException(413)
+    return await request.form(max_files=0, max_fields=4, max_part_size=_MAX_FORM_BYTES)
+
+
+def _text_field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+class DevelopmentLogin:
+    """GET and POST /login: the development-only identification form."""
+
+    def __init__(self, portal: Portal, hetu_parser: Callable[[str], str]) -> None:
+        self._portal = portal
+        self._parse_hetu = hetu_parser
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/login", self.form, methods=["GET"]),
+            Route("/login", self.submit, methods=["POST"]),
+        ]
+
+    async def form(self, request: Request) -> Response:
+        return self._form_page(request, error_key=None, status_code=200)
+
+    async def submit(self, request: Request) -> Response:
+        portal = self._portal
+        form = await _small_form(request)
+        nonce = request.cookies.get(portal.login_csrf_cookie)
+        if not portal.tokens.check_login_csrf(nonce, _text_field(form, "csrf_token")):
+            raise HTTPException(403)
+        try:
+            hetu = self._parse_hetu(_text_field(form, "hetu") or "")
+        except ValueError:
+            return self._form_page(request, error_key="error_invalid_hetu", status_code=400)
+        citizen_id = await run_in_threadpool(portal.store.active_citizen_id, hetu)
+        if citizen_id is None:
+            return self._form_page(request, error_key="error_no_account", status_code=403)
+
+        # Rotate: whatever session this browser had ends now, and a fresh token is issued, so a
+        # token planted or seen before login is worthless afterwards.
+        previous = await current_visitor(portal, request)
+        if previous is not None:
+            await run_in_threadpool(portal.store.end_session, previous.session_token)
+        token = await run_in_threadpool(
+            portal.store.create_session, citizen_id, lifetime=portal.session_lifetime
+        )
+        response = RedirectResponse("/", status_code=303)
+        portal.set_cookie(response, portal.session_cookie, portal.tokens.seal_session(token))
+        portal.delete_cookie(response, portal.login_csrf_cookie)
+        return response
+
+    def _form_page(self, request: Request, *, error_key: str | None, status_code: int) -> Response:
+        portal = self._portal
+        # Keep the visitor's nonce if it has one, so a second tab's form stays valid.
+        nonce = request.cookies.get(portal.login_csrf_cookie) or portal.tokens.new_login_nonce()
+        response = portal.pages.render(
+            "login.html",
+            lang=DEFAULT_LANG,
+            status_code=status_code,
+            visitor=None,
+            error_key=error_key,
+            csrf_token=portal.tokens.login_csrf(nonce),
+        )
+        portal.set_cookie(response, portal.login_csrf_cookie, nonce)
+        return response
+
+
+class Logout:
+    """POST /logout: ends the session in the database, not just in the browser."""
+
+    def __init__(self, portal: Portal) -> None:
+        self._portal = portal
+
+    def routes(self) -> list[Route]:
+        return [Route("/logout", self.submit, methods=["POST"])]
+
+    async def submit(self, request: Request) -> Response:
+        portal = self._portal
+        visitor = await current_visitor(portal, request)
+        if visitor is not None:
+            form = await _small_form(request)
+            if not portal.tokens.check_session_csrf(
+                visitor.session_token, _text_field(form, "csrf_token")
+            ):
+                raise HTTPException(403)
+            await run_in_threadpool(portal.store.end_session, visitor.session_token)
+        # Without a live session there is nothing to end; clearing the cookie is harmless.
+        response = RedirectResponse("/login", status_code=303)
+        portal.delete_cookie(response, portal.session_cookie)
+        return response

@@ -1,0 +1,114 @@
+"""The logged-in citizen's pages: inbox, one message, and attachment downloads.
+
+Every look-up goes through the store with the logged-in citizen's id, so another citizen's
+message or attachment id is simply not found (404): the portal never reveals whether such an id
+exists. Without a live session every page redirects to the login page.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.web.downloads import content_disposition, safe_content_type
+from gateway.web.headers import DOWNLOAD_CSP
+from gateway.web.portal import Portal, current_visitor
+
+PAGE_SIZE = 20
+# Far beyond any real mailbox; it only keeps a silly ?page= from becoming a huge SQL offset.
+MAX_PAGE = 10_000
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        page = int(raw or "1")
+    except ValueError:
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+class Mailbox:
+    """GET /, /messages/{id} and /messages/{id}/attachments/{aid}."""
+
+    def __init__(self, portal: Portal) -> None:
+        self._portal = portal
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.inbox, methods=["GET"]),
+            Route("/messages/{message_id}", self.message, methods=["GET"]),
+            Route(
+                "/messages/{message_id}/attachments/{attachment_id}",
+                self.attachment,
+                methods=["GET"],
+            ),
+        ]
+
+    async def inbox(self, request: Request) -> Response:
+        visitor = await current_visitor(self._portal, request)
+        if visitor is None:
+            return _to_login()
+        page = _page_number(request.query_params.get("page"))
+        # One extra row tells whether an older page exists without a separate count query.
+        entries = await run_in_threadpool(
+            self._portal.store.inbox,
+            visitor.citizen_id,
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE + 1,
+        )
+        return self._portal.pages.render(
+            "inbox.html",
+            lang=visitor.lang,
+            visitor=visitor,
+            entries=list(entries)[:PAGE_SIZE],
+            organisation_name=self._portal.organisation_name,
+            page=page,
+            has_older=len(entries) > PAGE_SIZE,
+        )
+
+    async def message(self, request: Request) -> Response:
+        visitor = await current_visitor(self._portal, request)
+        if visitor is None:
+            return _to_login()
+        message = await run_in_threadpool(
+            self._portal.store.read_message, visitor.citizen_id, request.path_params["message_id"]
+        )
+        if message is None:
+            raise HTTPException(404)
+        return self._portal.pages.render(
+            "message.html",
+            lang=visitor.lang,
+            visitor=visitor,
+            message=message,
+            organisation=self._portal.organisation_name(message.organisation_id),
+        )
+
+    async def attachment(self, request: Request) -> Response:
+        visitor = await current_visitor(self._portal, request)
+        if visitor is None:
+            return _to_login()
+        attachment = await run_in_threadpool(
+            self._portal.store.read_attachment,
+            visitor.citizen_id,
+            request.path_params["message_id"],
+            request.path_params["attachment_id"],
+        )
+        if attachment is None:
+            raise HTTPException(404)
+        # Content-Type goes in as a plain header: media_type= would append a charset to text/*
+        # types, and the citizen should get exactly the type the sender declared.
+        return Response(
+            attachment.data,
+            headers={
+                "Content-Type": safe_content_type(attachment.content_type),
+                "Content-Disposition": content_disposition(attachment.filename),
+                "Content-Security-Policy": DOWNLOAD_CSP,
+            },
+        )
+
+
+def _to_login() -> Response:
+    return RedirectResponse("/login", status_code=303)

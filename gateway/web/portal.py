@@ -1,0 +1,97 @@
+"""The portal's shared parts (store, tokens, pages, settings) and who the visitor is.
+
+`Portal` is built once by `create_app` and handed to the route classes. `current_visitor`
+resolves the signed session cookie to a logged-in citizen through the database, so a session
+ended anywhere (logout, expiry, another node) stops working here at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.web.pages import Pages
+from gateway.web.store_port import PortalStore
+from gateway.web.tokens import PortalTokens
+
+
+@dataclass(frozen=True)
+class Portal:
+    """Everything the routes share; immutable after start."""
+
+    store: PortalStore
+    tokens: PortalTokens
+    pages: Pages
+    organisations: Mapping[str, str]
+    secure_cookies: bool
+    idle_timeout: timedelta
+    session_lifetime: timedelta
+
+    def cookie_name(self, base: str) -> str:
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has Path=/
+        # and no Domain, so a sibling subdomain cannot plant or overwrite it.
+        return f"__Host-{base}" if self.secure_cookies else base
+
+    @property
+    def session_cookie(self) -> str:
+        return self.cookie_name("asiointi-session")
+
+    @property
+    def login_csrf_cookie(self) -> str:
+        return self.cookie_name("asiointi-login-csrf")
+
+    def set_cookie(self, response: Response, name: str, value: str) -> None:
+        """Set a session-scoped, HttpOnly, SameSite=Lax cookie (Secure when configured)."""
+        response.set_cookie(
+            name, value, path="/", httponly=True, samesite="lax", secure=self.secure_cookies
+        )
+
+    def delete_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name, path="/", httponly=True, samesite="lax", secure=self.secure_cookies
+        )
+
+    def organisation_name(self, organisation_id: str) -> str:
+        return self.organisations.get(organisation_id, organisation_id)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A logged-in citizen, as far as the pages need to know."""
+
+    citizen_id: str
+    session_token: str
+    name: str
+    lang: str
+    csrf_token: str
+
+
+async def current_visitor(portal: Portal, request: Request) -> Visitor | None:
+    """Return the logged-in citizen for this request, or None."""
+    token = portal.tokens.open_session(request.cookies.get(portal.session_cookie))
+    if token is None:
+        return None
+    citizen_id = await run_in_threadpool(
+        portal.store.session_citizen, token, idle_timeout=portal.idle_timeout
+    )
+    if citizen_id is None:
+        return None
+    profile = await run_in_threadpool(portal.store.citizen_profile, citizen_id)
+    # Login needs an active account; a session must not outlive passivation or closure either.
+    if profile is None or profile.status != "active":
+        return None
+    visitor = Visitor(
+        citizen_id=citizen_id,
+        session_token=token,
+        name=profile.name,
+        lang=profile.lang,
+        csrf_token=portal.tokens.session_csrf(token),
+    )
+    # Error pages rendered later in this request use the citizen's language too.
+    request.state.lang = visitor.lang
+    return visitor

@@ -1,0 +1,84 @@
+"""Signed session cookies and CSRF tokens for the citizen portal.
+
+The session itself lives in the database (so logout is real and nodes share it); the cookie only
+carries the store's random session token, signed so that a tampered cookie is refused before any
+database look-up. CSRF protection has two forms:
+
+- before login, a signed double-submit token: a random nonce in a cookie and, in the form, an HMAC
+  of that nonce that only the server can compute;
+- after login, a per-session token: an HMAC of the session token, so it changes whenever the
+  session is rotated and needs no storage.
+
+Each use gets its own key derived from the one configured secret, so a value made for one purpose
+is never accepted for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from itsdangerous import BadSignature, Signer
+
+MIN_SECRET_BYTES = 32
+
+
+def _derive(secret_key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(secret_key, b"asiointitili.web." + purpose, hashlib.sha256).digest()
+
+
+class PortalTokens:
+    """Makes and checks the portal's session cookies and CSRF tokens."""
+
+    def __init__(self, secret_key: bytes) -> None:
+        if len(secret_key) < MIN_SECRET_BYTES:
+            raise ValueError(f"the web secret key must be at least {MIN_SECRET_BYTES} bytes")
+        self._cookie_signer = Signer(
+            _derive(secret_key, b"session-cookie"), digest_method=hashlib.sha256
+        )
+        self._login_csrf_key = _derive(secret_key, b"login-csrf")
+        self._session_csrf_key = _derive(secret_key, b"session-csrf")
+
+    def seal_session(self, session_token: str) -> str:
+        """Return the cookie value carrying `session_token`."""
+        return self._cookie_signer.sign(session_token).decode("ascii")
+
+    def open_session(self, cookie_value: str | None) -> str | None:
+        """Return the session token from a cookie value, or None if absent or tampered with."""
+        if not cookie_value:
+            return None
+        try:
+            return self._cookie_signer.unsign(cookie_value).decode("ascii")
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+    @staticmethod
+    def new_login_nonce() -> str:
+        """Return a fresh random nonce for the pre-login CSRF cookie."""
+        return secrets.token_urlsafe(32)
+
+    def login_csrf(self, nonce: str) -> str:
+        """Return the form token that matches a pre-login nonce."""
+        return _mac(self._login_csrf_key, nonce)
+
+    def session_csrf(self, session_token: str) -> str:
+        """Return the form token for one logged-in session."""
+        return _mac(self._session_csrf_key, session_token)
+
+    def check_login_csrf(self, nonce: str | None, supplied: str | None) -> bool:
+        """True if `supplied` is the form token for the nonce in the visitor's cookie."""
+        return bool(nonce) and _same(self.login_csrf(nonce or ""), supplied)
+
+    def check_session_csrf(self, session_token: str, supplied: str | None) -> bool:
+        """True if `supplied` is the form token for this session."""
+        return _same(self.session_csrf(session_token), supplied)
+
+
+def _mac(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _same(expected: str, supplied: str | None) -> bool:
+    # Constant-time comparison, so response timing does not reveal how much of a guess was right.
+    return supplied is not None and hmac.compare_digest(expected.encode(), supplied.encode())

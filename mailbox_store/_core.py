@@ -1,0 +1,187 @@
+"""Shared plumbing of the mailbox store: engine, transactions, sealing, the event chain.
+
+The operation mixins (`_citizens`, `_deliveries`, `_reading`, `_sessions`, `_queue`) build on
+`StoreCore`; `MailboxStore` in `store.py` combines them. Content is sealed with the citizen's
+data key under associated data `<table>/<row id>/<field>`, where field is the column name
+without its `_sealed` suffix (`messages/<id>/subject`); data keys are wrapped by the master key
+ring under `citizens/<id>/data_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select
+
+from crypto.blind_index import BlindIndex
+from crypto.sealing import MasterKeyRing, SealingError, field_aad, open_sealed
+
+from .chain import GENESIS_HASH, canonical_detail, link_hash
+from .dek_cache import DataKeyCache
+from .engine import WRITE, make_engine, translate_errors
+from .errors import StoreCorrupt
+from .schema import citizens, events
+
+__all__ = ["StoreCore", "new_id", "token_id"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def token_id(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class StoreCore:
+    """Engine, keys and clock, with the helpers every store operation uses."""
+
+    def __init__(
+        self,
+        url: str,
+        keys: MasterKeyRing,
+        index: BlindIndex,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        lease: timedelta = timedelta(minutes=5),
+        dek_cache_size: int = 4096,
+    ) -> None:
+        self._engine = make_engine(url)
+        # Same pool, but transactions begin with BEGIN IMMEDIATE on SQLite (see engine.py).
+        self._writer = self._engine.execution_options(**WRITE)
+        self._keys = keys
+        self._index = index
+        self._clock = clock
+        self._lease = lease
+        self._deks = DataKeyCache(dek_cache_size)
+
+    def __repr__(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        return f"{type(self).__name__}({url!r})"
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    @contextmanager
+    def _write(self, operation: str) -> Iterator[Connection]:
+        with translate_errors(operation), self._writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _read(self, operation: str) -> Iterator[Connection]:
+        with translate_errors(operation), self._engine.begin() as connection:
+            yield connection
+
+    @staticmethod
+    def _open(dek: bytes, blob: bytes, table: str, row_id: str, field: str) -> bytes:
+        try:
+            return open_sealed(dek, blob, field_aad(table, row_id, field))
+        except SealingError as exc:
+            raise StoreCorrupt(f"sealed field {table}.{field} failed to open") from exc
+
+    def _open_text(self, dek: bytes, blob: bytes, table: str, row_id: str, field: str) -> str:
+        return self._open(dek, blob, table, row_id, field).decode("utf-8")
+
+    def _unwrap(self, citizen_id: str, wrapped: bytes) -> bytes:
+        dek = self._deks.get(citizen_id)
+        if dek is None:
+            try:
+                dek = self._keys.unwrap_data_key(
+                    wrapped, field_aad("citizens", citizen_id, "data_key")
+                )
+            except SealingError as exc:
+                raise StoreCorrupt("a citizen data key failed to unwrap") from exc
+            self._deks.put(citizen_id, dek)
+        return dek
+
+    def _data_keys(self, connection: Connection, citizen_ids: Iterable[str]) -> dict[str, bytes]:
+        """Data keys of existing citizens, from the cache or unwrapped from the database."""
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for citizen_id in citizen_ids:
+            dek = self._deks.get(citizen_id)
+            if dek is None:
+                missing.append(citizen_id)
+            else:
+                found[citizen_id] = dek
+        if missing:
+            rows = connection.execute(
+                select(citizens.c.id, citizens.c.data_key_wrapped).where(citizens.c.id.in_(missing))
+            )
+            for citizen_id, wrapped in rows:
+                found[citizen_id] = self._unwrap(citizen_id, wrapped)
+        return found
+
+    def _append_events(
+        self,
+        connection: Connection,
+        entries: Sequence[tuple[str, str, Mapping[str, Any]]],
+        at: datetime,
+    ) -> None:
+        """Append (citizen_id, kind, detail) events, extending each citizen's hash chain.
+
+        Callers either created the citizen in this transaction or locked its row
+        (`_lock_citizens`), so no other transaction appends to the same chain meanwhile.
+        """
+        if not entries:
+            return
+        citizen_ids = {citizen_id for citizen_id, _, _ in entries}
+        latest = (
+            select(events.c.citizen_id, func.max(events.c.seq).label("seq"))
+            .where(events.c.citizen_id.in_(citizen_ids))
+            .group_by(events.c.citizen_id)
+            .subquery()
+        )
+        heads: dict[str, tuple[int, str]] = {
+            citizen_id: (seq, head_hash)
+            for citizen_id, seq, head_hash in connection.execute(
+                select(events.c.citizen_id, events.c.seq, events.c.hash).join(
+                    latest,
+                    and_(events.c.citizen_id == latest.c.citizen_id, events.c.seq == latest.c.seq),
+                )
+            )
+        }
+        rows = []
+        for citizen_id, kind, detail in entries:
+            seq, prev_hash = heads.get(citizen_id, (0, GENESIS_HASH))
+            row = {
+                "id": new_id(),
+                "citizen_id": citizen_id,
+                "seq": seq + 1,
+                "kind": kind,
+                "at": at,
+                "detail": canonical_detail(detail),
+                "prev_hash": prev_hash,
+            }
+            row["hash"] = link_hash(
+                prev_hash,
+                id=row["id"],
+                citizen_id=citizen_id,
+                seq=row["seq"],
+                kind=kind,
+                at=at,
+                detail=row["detail"],
+            )
+            heads[citizen_id] = (row["seq"], row["hash"])
+            rows.append(row)
+        connection.execute(insert(events), rows)
+
+    @staticmethod
+    def _lock_citizens(connection: Connection, citizen_ids: Iterable[str]) -> dict[str, str]:
+        """Lock citizen rows (PostgreSQL; SQLite holds the database write lock) -> status."""
+        rows = connection.execute(
+            select(citizens.c.id, citizens.c.status)
+            .where(citizens.c.id.in_(sorted(set(citizen_ids))))
+            .order_by(citizens.c.id)  # one lock order everywhere, so no deadlocks
+            .with_for_update()
+        )
+        return {citizen_id: status for citizen_id, status in rows}

@@ -1,0 +1,115 @@
+"""The outbound queue: leased claims (SKIP LOCKED on PostgreSQL), outcomes as events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ._core import StoreCore
+from .records import QueueItem
+from .schema import outbound_queue
+
+__all__ = ["QueueOps"]
+
+_MAX_ERROR_LENGTH = 1000
+
+
+class QueueOps(StoreCore):
+    """Outbound queue operations of MailboxStore."""
+
+    def claim_due(self, *, now: datetime, limit: int) -> list[QueueItem]:
+        """Claim up to `limit` due rows for sending, each for one lease.
+
+        A claimed row is in state "sending" with `due_at` at the end of its lease; a worker that
+        dies leaves it there, and once the lease is over the row is claimable again.
+        """
+        lease_end = now + self._lease
+        with self._write("claim_due") as connection:
+            rows = connection.execute(
+                select(
+                    outbound_queue.c.id,
+                    outbound_queue.c.kind,
+                    outbound_queue.c.citizen_id,
+                    outbound_queue.c.attempts,
+                )
+                .where(
+                    outbound_queue.c.state.in_(("queued", "sending")),
+                    outbound_queue.c.due_at <= now,
+                )
+                .order_by(outbound_queue.c.due_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                connection.execute(
+                    update(outbound_queue)
+                    .where(outbound_queue.c.id.in_([row.id for row in rows]))
+                    .values(
+                        state="sending",
+                        due_at=lease_end,
+                        attempts=outbound_queue.c.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+        return [
+            QueueItem(
+                id=row.id,
+                kind=row.kind,
+                citizen_id=row.citizen_id,
+                attempts=row.attempts + 1,
+                due_at=lease_end,
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, item_id: str) -> None:
+        self._finish(item_id, state="sent", error=None, due_at=None, outcome="sent")
+
+    def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; retry at `retry_at`, or never when it is None.
+
+        `error` is stored in the clear for the operator: pass a summary without addresses or
+        content (e.g. the SMTP reply code and enhanced status).
+        """
+        if retry_at is None:
+            self._finish(item_id, state="failed", error=error, due_at=None, outcome="failed")
+        else:
+            self._finish(item_id, state="queued", error=error, due_at=retry_at, outcome="deferred")
+
+    def _finish(
+        self,
+        item_id: str,
+        *,
+        state: str,
+        error: str | None,
+        due_at: datetime | None,
+        outcome: str,
+    ) -> None:
+        now = self._now()
+        values: dict[str, Any] = {
+            "state": state,
+            "last_error": None if error is None else error[:_MAX_ERROR_LENGTH],
+            "updated_at": now,
+        }
+        if due_at is not None:
+            values["due_at"] = due_at
+        with self._write(f"mark_{outcome}") as connection:
+            row = connection.execute(
+                select(
+                    outbound_queue.c.kind, outbound_queue.c.citizen_id, outbound_queue.c.attempts
+                ).where(outbound_queue.c.id == item_id)
+            ).one_or_none()
+            if row is None:
+                raise KeyError("no such queue item")
+            if row.citizen_id is not None:
+                self._lock_citizens(connection, [row.citizen_id])
+            connection.execute(
+                update(outbound_queue).where(outbound_queue.c.id == item_id).values(**values)
+            )
+            if row.citizen_id is not None:
+                detail = {"queue_id": item_id, "attempts": row.attempts}
+                self._append_events(
+                    connection, [(row.citizen_id, f"{row.kind}.{outcome}", detail)], now
+                )

@@ -1,0 +1,144 @@
+"""The citizen's side: inbox pages, opening a message (recorded once), attachments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from ._core import StoreCore
+from .records import AttachmentInfo, AttachmentView, InboxEntry, MessageView
+from .schema import attachments, messages
+
+__all__ = ["ReadingOps"]
+
+
+class ReadingOps(StoreCore):
+    """The citizen's read path of MailboxStore."""
+
+    def inbox(self, citizen_id: str, *, offset: int = 0, limit: int = 20) -> list[InboxEntry]:
+        """Newest first; subjects opened, bodies untouched."""
+        with self._read("inbox") as connection:
+            rows = connection.execute(
+                select(
+                    messages.c.id,
+                    messages.c.subject_sealed,
+                    messages.c.organisation_id,
+                    messages.c.received_at,
+                    messages.c.opened_at,
+                )
+                .where(messages.c.citizen_id == citizen_id)
+                .order_by(messages.c.received_at.desc(), messages.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            if not rows:
+                return []
+            dek = self._data_keys(connection, [citizen_id])[citizen_id]
+        return [
+            InboxEntry(
+                id=row.id,
+                subject=self._open_text(dek, row.subject_sealed, "messages", row.id, "subject"),
+                organisation_id=row.organisation_id,
+                received_at=row.received_at,
+                opened=row.opened_at is not None,
+            )
+            for row in rows
+        ]
+
+    def read_message(self, citizen_id: str, message_id: str) -> MessageView | None:
+        """The whole message if it is this citizen's; the first read records "message.opened"."""
+        with self._read("read_message") as connection:
+            row = connection.execute(
+                select(messages).where(
+                    messages.c.id == message_id, messages.c.citizen_id == citizen_id
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            files = connection.execute(
+                select(
+                    attachments.c.id,
+                    attachments.c.filename_sealed,
+                    attachments.c.content_type,
+                    attachments.c.size,
+                )
+                .where(attachments.c.message_id == message_id)
+                .order_by(attachments.c.position)
+            ).all()
+            dek = self._data_keys(connection, [citizen_id])[citizen_id]
+        opened_at = row.opened_at
+        if opened_at is None:
+            opened_at = self._mark_opened(citizen_id, message_id, row.organisation_id)
+
+        def text(field: str) -> str:
+            return self._open_text(dek, getattr(row, f"{field}_sealed"), "messages", row.id, field)
+
+        return MessageView(
+            id=row.id,
+            subject=text("subject"),
+            text=text("text"),
+            html=None if row.html_sealed is None else text("html"),
+            organisation_id=row.organisation_id,
+            sender_address=text("sender"),
+            received_at=row.received_at,
+            opened_at=opened_at,
+            attachments=tuple(
+                AttachmentInfo(
+                    id=f.id,
+                    filename=self._open_text(
+                        dek, f.filename_sealed, "attachments", f.id, "filename"
+                    ),
+                    content_type=f.content_type,
+                    size=f.size,
+                )
+                for f in files
+            ),
+        )
+
+    def _mark_opened(self, citizen_id: str, message_id: str, organisation_id: str) -> datetime:
+        now = self._now()
+        with self._write("read_message") as connection:
+            self._lock_citizens(connection, [citizen_id])
+            changed = connection.execute(
+                update(messages)
+                .where(messages.c.id == message_id, messages.c.opened_at.is_(None))
+                .values(opened_at=now)
+            ).rowcount
+            if changed == 0:
+                # Another request opened it first; report the time it recorded.
+                opened: datetime = connection.execute(
+                    select(messages.c.opened_at).where(messages.c.id == message_id)
+                ).scalar_one()
+                return opened
+            detail = {"message_id": message_id, "organisation_id": organisation_id}
+            self._append_events(connection, [(citizen_id, "message.opened", detail)], now)
+        return now
+
+    def read_attachment(
+        self, citizen_id: str, message_id: str, attachment_id: str
+    ) -> AttachmentView | None:
+        with self._read("read_attachment") as connection:
+            row = connection.execute(
+                select(
+                    attachments.c.filename_sealed,
+                    attachments.c.content_type,
+                    attachments.c.data_sealed,
+                )
+                .join(messages, messages.c.id == attachments.c.message_id)
+                .where(
+                    attachments.c.id == attachment_id,
+                    attachments.c.message_id == message_id,
+                    messages.c.citizen_id == citizen_id,
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            dek = self._data_keys(connection, [citizen_id])[citizen_id]
+        return AttachmentView(
+            filename=self._open_text(
+                dek, row.filename_sealed, "attachments", attachment_id, "filename"
+            ),
+            content_type=row.content_type,
+            data=self._open(dek, row.data_sealed, "attachments", attachment_id, "data"),
+        )

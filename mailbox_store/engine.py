@@ -1,0 +1,82 @@
+"""Engine set-up and the conversion of database failures into the store's error tree.
+
+SQLite: WAL journal, `synchronous=FULL` (a commit is on disk before we answer 250), a busy
+timeout and foreign keys, set on every new connection. pysqlite's own implicit transaction
+handling is switched off so that we emit BEGIN ourselves: writers use `BEGIN IMMEDIATE`, which
+takes the write lock up front. Without it two writers that both read first (chain head, queue
+rows) would deadlock on the lock upgrade and one would fail at once despite the busy timeout.
+
+PostgreSQL: psycopg 3 (`postgresql+psycopg://`); row locks (`FOR UPDATE`) do the same job.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from .errors import StoreFull, StoreUnavailable
+
+__all__ = ["WRITE", "make_engine", "translate_errors"]
+
+# Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
+WRITE = {"sqlite_begin": "IMMEDIATE"}
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_DISK_FULL = "53100"
+
+
+def make_engine(url: str) -> Engine:
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    # hide_parameters keeps bound values (sealed blobs, index digests) out of exception texts;
+    # pre-ping lets a server restart cost one reconnect instead of one failed delivery.
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: our "begin" hook below owns transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+
+
+@contextmanager
+def translate_errors(operation: str) -> Iterator[None]:
+    """Turn database and disk failures into StoreFull/StoreUnavailable, naming no secrets."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
+        if _is_disk_full(exc):
+            raise StoreFull(f"mailbox store is full during {operation}") from exc
+        cause = type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__
+        raise StoreUnavailable(f"mailbox store failed during {operation} ({cause})") from exc

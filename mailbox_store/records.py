@@ -1,0 +1,117 @@
+"""Plain, immutable values passed into and out of the mailbox store.
+
+These are the store's whole vocabulary towards its callers: no SQLAlchemy rows leak out, and
+everything here is already opened (plaintext), so treat instances as secret: content fields
+are left out of the reprs so that a stray log line or traceback does not leak them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AttachmentInfo",
+    "AttachmentView",
+    "CitizenProfile",
+    "Delivery",
+    "EventView",
+    "InboxEntry",
+    "MessageView",
+    "NewAttachment",
+    "QueueItem",
+    "StoredDelivery",
+]
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    filename: str = field(repr=False)
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One accepted message for one or more citizens, written in a single transaction."""
+
+    organisation_id: str
+    message_id: str  # the clerk's Message-ID; with organisation and citizen, the dedup key
+    sender_address: str = field(repr=False)
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    html: str | None = field(repr=False)
+    attachments: tuple[NewAttachment, ...]
+    original_mime: bytes = field(repr=False)  # the signed original, kept as evidence
+    citizen_ids: tuple[str, ...]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    message_ids: tuple[str, ...]  # new message rows, in the order of Delivery.citizen_ids
+    duplicate_citizen_ids: tuple[str, ...]  # citizens who already had this message
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    id: str
+    subject: str = field(repr=False)
+    organisation_id: str
+    received_at: datetime
+    opened: bool
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    id: str
+    filename: str = field(repr=False)
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: str
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    html: str | None = field(repr=False)
+    organisation_id: str
+    sender_address: str = field(repr=False)
+    received_at: datetime
+    opened_at: datetime | None
+    attachments: tuple[AttachmentInfo, ...]
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    filename: str = field(repr=False)
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CitizenProfile:
+    id: str
+    name: str = field(repr=False)
+    email: str | None = field(repr=False)
+    lang: str
+    status: str
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str
+    kind: str
+    citizen_id: str | None
+    attempts: int  # delivery attempts begun, this one included
+    due_at: datetime  # end of this claim's lease
+
+
+@dataclass(frozen=True)
+class EventView:
+    kind: str
+    at: datetime
+    detail: dict[str, Any]
+    hash: str

@@ -1,0 +1,167 @@
+"""Table definitions (SQLAlchemy Core) shared by the store and by the Alembic migrations.
+
+Every `*_sealed` column holds a `crypto.sealing.seal` blob under the owning citizen's data key,
+with associated data `<table>/<row id>/<column>`. Row ids are uuid4 hex strings made in Python,
+so the associated data is known before the insert. Plain columns hold only what the store must
+filter or order by and what is not personal: blind indexes, organisation ids, times, states.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "CITIZEN_STATUSES",
+    "QUEUE_STATES",
+    "UTCDateTime",
+    "attachments",
+    "citizens",
+    "events",
+    "messages",
+    "metadata",
+    "outbound_queue",
+    "sessions",
+]
+
+CITIZEN_STATUSES = ("active", "passive", "closed")
+QUEUE_STATES = ("queued", "sending", "sent", "failed", "held")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike.
+
+    Stored as a naive UTC timestamp because SQLite keeps no zone; naive input is refused so
+    that a local time can never be stored by mistake.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the mailbox store needs timezone-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+citizens = Table(
+    "citizens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("hetu_index", String(64), nullable=False, unique=True),
+    Column("hetu_sealed", LargeBinary, nullable=False),
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("email_sealed", LargeBinary, nullable=True),
+    Column("lang", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("data_key_wrapped", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'passive', 'closed')", name="status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("citizen_id", String(32), ForeignKey("citizens.id"), nullable=False),
+    Column("organisation_id", String(200), nullable=False),
+    Column("dedup_index", String(64), nullable=False, unique=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("subject_sealed", LargeBinary, nullable=False),
+    Column("text_sealed", LargeBinary, nullable=False),
+    Column("html_sealed", LargeBinary, nullable=True),
+    Column("sender_sealed", LargeBinary, nullable=False),
+    Column("original_sealed", LargeBinary, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=True),
+    Index(None, "citizen_id", "received_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("filename_sealed", LargeBinary, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data_sealed", LargeBinary, nullable=False),
+    UniqueConstraint("message_id", "position"),
+)
+
+# `seq` numbers each citizen's events from 1; it orders the hash chain and its unique
+# constraint makes two concurrent appends at the same place fail instead of forking the chain.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("citizen_id", String(32), ForeignKey("citizens.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("citizen_id", "seq"),
+)
+
+outbound_queue = Table(
+    "outbound_queue",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("citizen_id", String(32), ForeignKey("citizens.id"), nullable=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("state", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed', 'held')", name="state"),
+    Index(None, "state", "due_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 hex of the token, never the token
+    Column("citizen_id", String(32), ForeignKey("citizens.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "citizen_id"),
+)

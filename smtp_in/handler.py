@@ -1,0 +1,158 @@
+"""The aiosmtpd handler: who is connecting (MAIL), whom the mail is for (RCPT), and DATA.
+
+DATA runs the ingest pipeline and answers only after the commit: 250 means stored for good.
+Logs name organisations, reply codes and stage traces; never addresses, HETUs or content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any
+
+from crypto.hetu import InvalidHetu, is_temporary, parse_hetu
+from mailbox_store import MailboxStore, StoreError
+from policies.evaluate import identify_peer
+from policies.model import Organisation
+from smtp_in import replies
+from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, run_pipeline
+from smtp_in.server import GatewayEnvelope
+
+log = logging.getLogger(__name__)
+
+_HETU_SHAPED = re.compile(r"\d{6}.\d{3}.", re.ASCII)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GatewayHandler:
+    def __init__(
+        self,
+        *,
+        organisations: Sequence[Organisation],
+        domains: Sequence[str],
+        submission_address: str,
+        store: MailboxStore,
+        stages: Sequence[Stage],
+        pool: Executor | None,
+        max_recipients: int,
+        allow_temporary_hetus: bool,
+        on_delivered: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.organisations = tuple(organisations)
+        self.domains = {d.lower() for d in domains}
+        self.submission_address = submission_address.lower()
+        self.store = store
+        self.stages = tuple(stages)
+        self.pool = pool
+        self.max_recipients = max_recipients
+        self.allow_temporary_hetus = allow_temporary_hetus
+        self.on_delivered = on_delivered
+        self.clock = clock
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
+        self, server: Any, session: Any, envelope: GatewayEnvelope, address: str,
+        options: list[str],
+    ) -> str:
+        # Unknown peers are refused before any recipient is examined, so nobody outside can
+        # probe which HETUs have accounts.
+        decision = identify_peer(ipaddress.ip_address(session.peer[0]), self.organisations)
+        if not decision.allowed:
+            log.info("refused MAIL from unregistered peer: %s", "; ".join(decision.trace))
+            return str(
+                replies.SHARED_NETWORK if decision.reason == "shared_network"
+                else replies.UNKNOWN_PEER
+            )
+        session.organisation = decision.organisation
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return str(replies.SENDER_OK)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self, server: Any, session: Any, envelope: GatewayEnvelope, address: str,
+        options: list[str],
+    ) -> str:
+        reply, citizen_id = await self._recipient(address)
+        if reply is not replies.RECIPIENT_OK:
+            return str(reply)
+        if len(envelope.recipients) >= self.max_recipients:
+            return str(replies.TOO_MANY_RECIPIENTS)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        envelope.recipients.append(Recipient(citizen_id))
+        return str(reply)
+
+    async def _recipient(self, address: str) -> tuple[replies.Reply, str | None]:
+        local, _, domain = address.rpartition("@")
+        if domain.lower() not in self.domains:
+            return replies.RELAY_DENIED, None
+        if address.lower() == self.submission_address:
+            return replies.RECIPIENT_OK, None
+        if not _HETU_SHAPED.fullmatch(local):
+            return replies.UNKNOWN_MAILBOX, None
+        try:
+            hetu = parse_hetu(local, allow_temporary=True)
+        except InvalidHetu:
+            return replies.INVALID_HETU, None
+        # Temporary codes are valid syntax, but only test environments have accounts for them.
+        if is_temporary(hetu) and not self.allow_temporary_hetus:
+            return replies.NO_ACCOUNT, None
+        try:
+            citizen_id = await asyncio.to_thread(self.store.active_citizen_id, hetu)
+        except StoreError:
+            return replies.TEMPORARY_FAILURE, None
+        if citizen_id is None:
+            return replies.NO_ACCOUNT, None
+        return replies.RECIPIENT_OK, citizen_id
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
+        self, server: Any, session: Any, envelope: GatewayEnvelope
+    ) -> str:
+        content = envelope.content
+        assert isinstance(content, bytes)
+        organisation: Organisation = session.organisation
+        message = Inbound(
+            raw=content,
+            organisation=organisation,
+            recipients=tuple(envelope.recipients),
+            received_at=self.clock(),
+        )
+        try:
+            message = await run_pipeline(self.stages, message, self.pool)
+        except Outcome as outcome:
+            log.info(
+                "message from %s answered %s %s after %s",
+                organisation.id, outcome.reply.code, outcome.reply.status,
+                " > ".join(message.trace) or "start",
+            )
+            return str(outcome.reply)
+        except Exception as exc:  # noqa: BLE001 - fail closed: the sender retries, nothing stored
+            log.error("ingest failed for a message from %s: %s", organisation.id, _describe(exc))
+            return str(replies.TEMPORARY_FAILURE)
+        log.info(
+            "message from %s stored for %d citizen(s)%s", organisation.id,
+            len(message.citizen_ids), " (already stored: resent)" if message.duplicate else "",
+        )
+        self.on_delivered()
+        return str(replies.ACCEPTED)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error: %s", _describe(error))
+        return str(replies.TEMPORARY_FAILURE)
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's type and where it happened, without its message: messages of library
+    exceptions can quote the data (content, addresses) they choked on."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in frames[::-1])
+    return f"{type(exc).__name__} at {where}"

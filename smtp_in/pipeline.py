@@ -1,0 +1,108 @@
+"""The ingest pipeline: one ordered tuple of named stages, and the driver that runs it.
+
+Each stage takes the typed message context and either enriches it or raises a terminal outcome
+(Reject or TempFail) that carries the SMTP reply. Only the driver catches those. Stages marked
+``in_pool`` are CPU-bound (decryption, verification, MIME parsing); consecutive ones run together
+in one call to the process pool so that the event loop stays free and the message bytes cross the
+process boundary once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crypto.smime import OpenedMessage
+from policies.model import Organisation
+from smtp_in.extract import ExtractedMessage
+from smtp_in.replies import Reply
+
+
+
+class Outcome(Exception):  # noqa: N818 - an outcome, not an error
+    """A terminal outcome: the message is answered with `reply` and no further stage runs."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+class Reject(Outcome):
+    """A permanent refusal (5xx): the sender must not retry as is."""
+
+
+class TempFail(Outcome):
+    """A temporary failure (4xx): nothing was stored; the sender retries."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One accepted RCPT: a citizen named in the address, or the submission address."""
+
+    citizen_id: str | None  # None for the submission address: HETUs stand in the body
+
+
+@dataclass
+class Inbound:
+    """Everything the pipeline knows about one message, filled in stage by stage."""
+
+    raw: bytes
+    organisation: Organisation
+    recipients: tuple[Recipient, ...]
+    received_at: datetime
+    header_block: bytes = b""
+    opened: OpenedMessage | None = None
+    extracted: ExtractedMessage | None = None
+    citizen_ids: tuple[str, ...] = ()
+    duplicate: bool = False
+    trace: list[str] = field(default_factory=list)
+
+    def slimmed(self) -> Inbound:
+        """The context without its bulky bytes, for the trip back from the process pool."""
+        opened = self.opened and dataclasses.replace(self.opened, content=b"")
+        return dataclasses.replace(self, raw=b"", opened=opened)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Inbound], None]
+    in_pool: bool
+
+
+async def run_pipeline(stages: Sequence[Stage], message: Inbound, pool: Executor | None) -> Inbound:
+    """Run the stages in order: pool stages in `pool` (inline when None), the others, which do
+    blocking I/O such as database look-ups and the commit, in a thread."""
+    loop = asyncio.get_running_loop()
+    i = 0
+    while i < len(stages):
+        j = i + 1
+        while j < len(stages) and stages[j].in_pool == stages[i].in_pool:
+            j += 1
+        batch = tuple(stages[i:j])
+        if not batch[0].in_pool:
+            await asyncio.to_thread(run_stages, batch, message)
+        elif pool is None:
+            run_stages(batch, message)
+        else:
+            raw = message.raw
+            message = await loop.run_in_executor(pool, run_stages_slimmed, batch, message)
+            message.raw = raw
+        i = j
+    return message
+
+
+def run_stages(stages: Sequence[Stage], message: Inbound) -> None:
+    for stage in stages:
+        stage.run(message)
+        message.trace.append(stage.name)
+
+
+def run_stages_slimmed(stages: Sequence[Stage], message: Inbound) -> Inbound:
+    """Run CPU-bound stages in a pool worker and return the context without its bulky bytes."""
+    run_stages(stages, message)
+    return message.slimmed()

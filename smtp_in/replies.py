@@ -1,0 +1,195 @@
+"""Every SMTP reply the gateway gives: code, RFC 3463 enhanced status and a sentence a clerk understands.
+
+Texts are ASCII (RFC 5321), Finnish first, then English. Reply constants are named; the one reply
+that lists recipients (masked HETUs) is built by a function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    status: str  # RFC 3463 enhanced status code
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.status} {self.text}"
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.code < 400
+
+    @property
+    def is_temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+
+# Session and envelope
+SENDER_OK = Reply(250, "2.1.0", "Lahettaja hyvaksytty / Sender OK")
+RECIPIENT_OK = Reply(250, "2.1.5", "Vastaanottaja hyvaksytty / Recipient OK")
+ACCEPTED = Reply(250, "2.0.0", "Viesti vastaanotettu / Message accepted for delivery")
+START_DATA = Reply(354, "", "Lopeta rivilla jossa on vain piste / End data with <CR><LF>.<CR><LF>")
+UNKNOWN_PEER = Reply(
+    550, "5.7.1",
+    "Yhteys ei tule rekisteroidylta organisaatiolta / "
+    "Connection is not from a registered organisation",
+)
+SHARED_NETWORK = Reply(
+    550, "5.7.1",
+    "Verkko on usean organisaation yhteinen, eika se yksin tunnista lahettajaa / "
+    "This network is shared by several organisations and does not identify the sender",
+)
+RELAY_DENIED = Reply(
+    550, "5.7.1",
+    "Valitys muille verkkotunnuksille ei ole sallittu / Relaying to other domains is not allowed",
+)
+UNKNOWN_MAILBOX = Reply(
+    550, "5.1.1",
+    "Osoitetta ei ole; kayta henkilotunnusta tai lahetysosoitetta / "
+    "No such address; use a personal identity code or the submission address",
+)
+INVALID_HETU = Reply(
+    550, "5.1.3",
+    "Henkilotunnus ei ole kelvollinen / The personal identity code is not valid",
+)
+NO_ACCOUNT = Reply(
+    550, "5.1.1",
+    "Vastaanottajalla ei ole kaytossa olevaa asiointitilia; toimita viesti paperipostina / "
+    "The recipient has no active eAccount; deliver this message on paper",
+)
+TOO_MANY_RECIPIENTS = Reply(
+    452, "4.5.3", "Liian monta vastaanottajaa / Too many recipients in one message"
+)
+NEED_MAIL = Reply(503, "5.5.1", "Anna ensin MAIL FROM / Send MAIL FROM first")
+NESTED_MAIL = Reply(503, "5.5.1", "MAIL FROM on jo annettu / MAIL FROM was already given")
+NEED_RCPT = Reply(503, "5.5.1", "Anna ensin RCPT TO / Send RCPT TO first")
+MAIL_SYNTAX = Reply(501, "5.5.4", "Syntaksi: MAIL FROM:<osoite> / Syntax: MAIL FROM:<address>")
+RCPT_SYNTAX = Reply(501, "5.5.4", "Syntaksi: RCPT TO:<osoite> / Syntax: RCPT TO:<address>")
+BAD_ADDRESS = Reply(553, "5.1.3", "Osoite on virheellinen / The address is malformed")
+BAD_PARAMETER = Reply(
+    555, "5.5.4", "Tuntematon tai virheellinen parametri / Unknown or malformed parameter"
+)
+SIZE_DECLARED_TOO_BIG = Reply(
+    552, "5.3.4", "Viesti on suurempi kuin sallittu koko / Message size exceeds the fixed maximum"
+)
+
+# DATA
+TOO_BIG = Reply(
+    552, "5.3.4", "Viesti on suurempi kuin sallittu koko / Message size exceeds the fixed maximum"
+)
+LINE_TOO_LONG = Reply(
+    500, "5.5.2", "Rivi on liian pitka (RFC 5321 4.5.3.1.6) / Line too long"
+)
+NOT_ENCRYPTED = Reply(
+    550, "5.7.1",
+    "Viestia ei ole salattu yhdyskaytavan S/MIME-varmenteelle / "
+    "The message is not S/MIME encrypted to the gateway's certificate",
+)
+NOT_FOR_GATEWAY = Reply(
+    550, "5.7.5",
+    "Viesti on salattu jollekin muulle kuin yhdyskaytavalle / "
+    "The message is encrypted to a certificate that is not the gateway's",
+)
+DECRYPT_FAILED = Reply(
+    550, "5.7.5", "Viestin salausta ei voitu purkaa / The message could not be decrypted"
+)
+UNSIGNED = Reply(
+    550, "5.7.1",
+    "Viestia ei ole allekirjoitettu; allekirjoita ja salaa viesti / "
+    "The message is not signed; sign and encrypt it",
+)
+BAD_SIGNATURE = Reply(
+    550, "5.7.7",
+    "Allekirjoitus ei tasmaa viestiin (viestia on muutettu) / "
+    "The signature does not match the message (it was altered)",
+)
+CONTENT_MISMATCH = Reply(
+    550, "5.7.7",
+    "Allekirjoitus sisaltaa eri sisallon kuin viesti / "
+    "The signature carries content other than the message",
+)
+WEAK_ALGORITHM = Reply(
+    550, "5.7.7",
+    "Allekirjoitus kayttaa heikkoa algoritmia (SHA-1); kayta SHA-256:ta / "
+    "The signature uses a weak algorithm (SHA-1); use SHA-256",
+)
+FUTURE_SIGNING_TIME = Reply(
+    550, "5.7.7",
+    "Allekirjoitusaika on tulevaisuudessa; tarkista koneen kello / "
+    "The signing time is in the future; check the sender's clock",
+)
+UNTRUSTED_SIGNER = Reply(
+    550, "5.7.7",
+    "Allekirjoittajan varmenne ei ole organisaation luotetun varmentajan myontama / "
+    "The signer's certificate is not issued by the organisation's trusted CA",
+)
+SIGNER_EXPIRED = Reply(
+    550, "5.7.7",
+    "Allekirjoittajan varmenne ei ole voimassa / The signer's certificate is not valid now",
+)
+NOT_FOR_EMAIL = Reply(
+    550, "5.7.7",
+    "Allekirjoittajan varmennetta ei ole tarkoitettu sahkopostin suojaukseen / "
+    "The signer's certificate is not for e-mail protection",
+)
+MALFORMED_SMIME = Reply(
+    550, "5.6.0",
+    "S/MIME-rakenne on virheellinen / The S/MIME structure is malformed",
+)
+SIGNER_MISMATCH = Reply(
+    550, "5.7.1",
+    "Allekirjoittajan varmenne ei vastaa lahettajan (From) osoitetta / "
+    "The signer's certificate does not match the From address",
+)
+SENDER_DOMAIN = Reply(
+    550, "5.7.1",
+    "Lahettajan (From) osoite ei kuulu organisaation verkkotunnuksiin / "
+    "The From address is not in the organisation's sender domains",
+)
+PARTIAL = Reply(
+    550, "5.6.1",
+    "Osiin jaettuja viesteja (message/partial) ei koota; laheta viesti kokonaisena / "
+    "Fragmented messages (message/partial) are not reassembled; send it whole",
+)
+MALFORMED_MIME = Reply(
+    550, "5.6.0",
+    "Viestin MIME-rakenne on virheellinen / The message's MIME structure is malformed",
+)
+TOO_COMPLEX = Reply(
+    550, "5.6.0",
+    "Viestin rakenne on liian monimutkainen / The message's structure is too complex",
+)
+NO_RECIPIENTS_IN_BODY = Reply(
+    550, "5.1.3",
+    "Viestin alussa ei ole rivia 'Henkilotunnus: ...' / "
+    "The message names no recipient in a 'Henkilotunnus: ...' line at the top",
+)
+STORAGE_FULL = Reply(
+    452, "4.3.1",
+    "Tallennustila on tayna; yrita myohemmin / Insufficient system storage; try again later",
+)
+TEMPORARY_FAILURE = Reply(
+    451, "4.3.0",
+    "Tilapainen virhe; yrita myohemmin / Temporary failure; try again later",
+)
+
+
+def body_recipients_refused(invalid: Sequence[str], without_account: Sequence[str]) -> Reply:
+    """Refuse a submission-address message naming recipients we cannot deliver to.
+
+    The HETUs are already masked; the clerk can resend to the others and post the paper copy.
+    """
+    parts = []
+    if invalid:
+        parts.append(f"virheelliset/invalid: {', '.join(invalid)}")
+    if without_account:
+        parts.append(f"ei asiointitilia, toimita paperilla/no eAccount, deliver on paper: "
+                     f"{', '.join(without_account)}")
+    return Reply(
+        550, "5.1.3" if invalid and not without_account else "5.1.1",
+        "Viestia ei toimitettu kenellekaan / Not delivered to anyone; " + "; ".join(parts),
+    )

@@ -1,0 +1,225 @@
+"""The ingest stages, and the one tuple that lists them in order (`ingest_pipeline`).
+
+parse -> unwrap -> verify -> extract run in a process-pool worker with the gateway's keys loaded
+once per process (`install_material`); policy and store run in a thread of the serving process
+because they use the database.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from functools import partial
+
+from cryptography import x509
+
+from crypto.hetu import InvalidHetu, mask_hetu, parse_hetu
+from crypto.smime import DecryptionKey, SmimeError, SmimeFailure, open_message
+from mailbox_store import Delivery, MailboxStore, NewAttachment, StoreFull, StoreUnavailable
+from policies.evaluate import check_signer
+from smtp_in import replies
+from smtp_in.extract import ExtractError, ExtractFailure, extract
+from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
+
+
+@dataclass(frozen=True)
+class CryptoMaterial:
+    """The gateway's decryption keys and each organisation's trust anchors, loaded once per process."""
+
+    keys: tuple[DecryptionKey, ...]
+    anchors: Mapping[str, tuple[x509.Certificate, ...]]
+
+
+_material: CryptoMaterial | None = None
+
+
+def install_material(keys: Sequence[DecryptionKey], anchors_pem: Mapping[str, bytes]) -> None:
+    """Process-pool initializer (and the inline set-up): keep the keys for this process."""
+    global _material
+    _material = CryptoMaterial(
+        tuple(keys),
+        {org: tuple(x509.load_pem_x509_certificates(pem)) for org, pem in anchors_pem.items()},
+    )
+
+
+def _crypto_material() -> CryptoMaterial:
+    if _material is None:
+        raise RuntimeError("install_material() was not called in this process")
+    return _material
+
+
+_HEADER_PARSER = BytesHeaderParser(policy=email.policy.default)
+
+
+def _header_block(raw: bytes) -> bytes:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(separator)
+        if end >= 0:
+            return raw[: end + len(separator)]
+    return raw
+
+
+def parse(message: Inbound) -> None:
+    """Keep the outer header block; the body stays bytes until the unwrap stage decodes it."""
+    message.header_block = _header_block(message.raw)
+
+
+_SMIME_REPLIES = {
+    SmimeFailure.NOT_SMIME: replies.NOT_ENCRYPTED,
+    SmimeFailure.NOT_ENCRYPTED: replies.NOT_ENCRYPTED,
+    SmimeFailure.NOT_FOR_GATEWAY: replies.NOT_FOR_GATEWAY,
+    SmimeFailure.DECRYPT_FAILED: replies.DECRYPT_FAILED,
+    SmimeFailure.UNSIGNED: replies.UNSIGNED,
+    SmimeFailure.BAD_SIGNATURE: replies.BAD_SIGNATURE,
+    SmimeFailure.CONTENT_MISMATCH: replies.CONTENT_MISMATCH,
+    SmimeFailure.WEAK_ALGORITHM: replies.WEAK_ALGORITHM,
+    SmimeFailure.FUTURE_SIGNING_TIME: replies.FUTURE_SIGNING_TIME,
+    SmimeFailure.UNTRUSTED_SIGNER: replies.UNTRUSTED_SIGNER,
+    SmimeFailure.SIGNER_EXPIRED: replies.SIGNER_EXPIRED,
+    SmimeFailure.NOT_FOR_EMAIL: replies.NOT_FOR_EMAIL,
+    SmimeFailure.MALFORMED: replies.MALFORMED_SMIME,
+}
+
+
+def unwrap(message: Inbound) -> None:
+    """Decrypt with the gateway's keys and verify every signature and its chain."""
+    material = _crypto_material()
+    anchors = material.anchors.get(message.organisation.id, ())
+    try:
+        message.opened = open_message(
+            message.raw, material.keys, anchors, now=message.received_at
+        )
+    except SmimeError as exc:
+        raise Reject(_SMIME_REPLIES[exc.failure]) from None
+
+
+def _from_address(header_block: bytes) -> str:
+    try:
+        headers = _HEADER_PARSER.parsebytes(header_block)
+        value = headers.get("From")
+        _, address = email.utils.parseaddr(str(value) if value is not None else "")
+    except Exception:  # noqa: BLE001 - any malformed From is simply "no usable From"
+        return ""
+    return address
+
+
+def verify(message: Inbound) -> None:
+    """The outermost signer is the sender: it must name From, in the organisation's domains.
+
+    A protected From inside the encryption (RFC 9788) wins over the outer one.
+    """
+    assert message.opened is not None
+    inner_from = _from_address(_header_block(message.opened.content))
+    sender = inner_from or _from_address(message.header_block)
+    signer = message.opened.signers[0]
+    decision = check_signer(message.organisation, sender, signer.email_addresses)
+    message.trace.extend(decision.trace)
+    if not decision.allowed:
+        raise Reject(
+            replies.SENDER_DOMAIN if decision.reason == "sender_domain" else replies.SIGNER_MISMATCH
+        )
+
+
+_EXTRACT_REPLIES = {
+    ExtractFailure.PARTIAL: replies.PARTIAL,
+    ExtractFailure.MALFORMED: replies.MALFORMED_MIME,
+    ExtractFailure.TOO_COMPLEX: replies.TOO_COMPLEX,
+}
+
+
+def extract_content(message: Inbound) -> None:
+    """Subject, bodies, attachments (TNEF unpacked) and the HETU lines of the clerk's message."""
+    assert message.opened is not None
+    try:
+        message.extracted = extract(message.opened.content, message.header_block)
+    except ExtractError as exc:
+        raise Reject(_EXTRACT_REPLIES[exc.failure]) from None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    allow_temporary_hetus: bool
+
+
+def resolve_recipients(store: MailboxStore, settings: StoreSettings, message: Inbound) -> None:
+    """Citizens named at RCPT, plus those named in HETU lines for the submission address.
+
+    A message to the submission address is delivered to all its named citizens or to none, so
+    the clerk can resend to the others and post the paper copy.
+    """
+    assert message.extracted is not None
+    ids = [r.citizen_id for r in message.recipients if r.citizen_id is not None]
+    if any(r.citizen_id is None for r in message.recipients):
+        if not message.extracted.hetus:
+            raise Reject(replies.NO_RECIPIENTS_IN_BODY)
+        invalid: list[str] = []
+        without_account: list[str] = []
+        for text in message.extracted.hetus:
+            try:
+                hetu = parse_hetu(text, allow_temporary=settings.allow_temporary_hetus)
+            except InvalidHetu:
+                invalid.append(mask_hetu(text))
+                continue
+            citizen = _storage(store.active_citizen_id, hetu)
+            if citizen is None:
+                without_account.append(mask_hetu(hetu))
+            else:
+                ids.append(citizen)
+        if invalid or without_account:
+            raise Reject(replies.body_recipients_refused(invalid, without_account))
+    message.citizen_ids = tuple(dict.fromkeys(ids))  # one copy per citizen, order kept
+
+
+def store_message(store: MailboxStore, message: Inbound) -> None:
+    """Commit every recipient's copy, its events and notifications in one transaction."""
+    extracted = message.extracted
+    assert extracted is not None
+    # A message without a Message-ID is recognised again by its exact bytes.
+    message_id = extracted.message_id or "sha256:" + hashlib.sha256(message.raw).hexdigest()
+    delivery = Delivery(
+        organisation_id=message.organisation.id,
+        message_id=message_id,
+        sender_address=extracted.from_address,
+        subject=extracted.subject,
+        text=extracted.text,
+        html=extracted.html,
+        attachments=tuple(
+            NewAttachment(a.filename, a.content_type, a.data) for a in extracted.attachments
+        ),
+        original_mime=message.raw,
+        citizen_ids=message.citizen_ids,
+        received_at=message.received_at,
+    )
+    stored = _storage(store.store_delivery, delivery)
+    message.duplicate = not stored.message_ids
+
+
+def _storage(call, *args):  # type: ignore[no-untyped-def]
+    """Run a store call, turning storage trouble into temporary failures the sender retries."""
+    try:
+        return call(*args)
+    except StoreFull:
+        raise TempFail(replies.STORAGE_FULL) from None
+    except StoreUnavailable:
+        raise TempFail(replies.TEMPORARY_FAILURE) from None
+
+
+def ingest_pipeline(store: MailboxStore, settings: StoreSettings) -> tuple[Stage, ...]:
+    """The stages every inbound message passes, in order."""
+    return (
+        Stage("parse", parse, in_pool=True),
+        Stage("unwrap", unwrap, in_pool=True),
+        Stage("verify", verify, in_pool=True),
+        Stage("extract", extract_content, in_pool=True),
+        Stage("policy", partial(resolve_recipients, store, settings), in_pool=False),
+        Stage("store", partial(store_message, store), in_pool=False),
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,200 @@
+"""The outbound worker: takes due rows from the persistent queue and delivers them.
+
+Each claimed row is handled on its own: the citizen's profile decides whether and where to
+notify, the transport delivers, and the row is marked sent or failed. Failures are retried with
+exponential backoff (1 min, 2, 4, ... at most 6 h between attempts); a permanent refusal, or
+five days' worth of retrying, ends the row as failed for the operator to see.
+
+Delivery is at least once: if marking a row fails after a successful send, the row's lease
+runs out and the notification goes again. A duplicate "you have a new message" is harmless;
+a lost one is not.
+
+Log lines name queue row ids and error classes only, never addresses or content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from typing import Protocol
+
+from mailbox_store.records import CitizenProfile, QueueItem
+from smtp_out.notification import render_notification
+from smtp_out.transport import PermanentDeliveryError, TransientDeliveryError, Transport
+
+logger = logging.getLogger(__name__)
+
+FIRST_RETRY_DELAY = timedelta(minutes=1)
+MAX_RETRY_DELAY = timedelta(hours=6)
+GIVE_UP_AFTER = timedelta(days=5)
+
+
+class OutboundQueue(Protocol):
+    """The part of the mailbox store the worker uses (synchronous; called in a thread)."""
+
+    def claim_due(self, *, now: datetime, limit: int) -> list[QueueItem]: ...
+
+    def mark_sent(self, item_id: str) -> None: ...
+
+    def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None: ...
+
+    def citizen_profile(self, citizen_id: str) -> CitizenProfile | None: ...
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th attempt (counting from 1) failed."""
+    # The exponent is capped so a huge attempt count cannot overflow timedelta.
+    return min(FIRST_RETRY_DELAY * 2 ** min(max(attempts - 1, 0), 16), MAX_RETRY_DELAY)
+
+
+def gives_up(attempts: int) -> bool:
+    """Whether a row that has failed `attempts` times has been retried for long enough."""
+    waited = sum((retry_delay(n) for n in range(1, attempts + 1)), timedelta())
+    return waited >= GIVE_UP_AFTER
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboundWorker:
+    """Delivers queued notifications through a `Transport`."""
+
+    def __init__(
+        self,
+        store: OutboundQueue,
+        transport: Transport,
+        *,
+        from_address: str,
+        login_url: str,
+        message_id_domain: str,
+        poll_interval: float = 1.0,
+        batch: int = 20,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if poll_interval <= 0 or batch < 1:
+            raise ValueError("poll_interval must be positive and batch at least 1")
+        self._store = store
+        self._transport = transport
+        self._from_address = from_address
+        # The header may carry a display name; the envelope wants the bare address.
+        self._envelope_from = parseaddr(from_address)[1]
+        if "@" not in self._envelope_from:
+            raise ValueError("from_address must contain an e-mail address")
+        self._login_url = login_url
+        self._message_id_domain = message_id_domain
+        self._poll_interval = poll_interval
+        self._batch = batch
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask `run` to look at the queue now (call from the event loop's thread)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, polling every `poll_interval` seconds or when woken."""
+        while not stop.is_set():
+            # Cleared before the claim, so a wake() arriving while we work is not lost.
+            self._wake.clear()
+            try:
+                handled = await self.run_once()
+            except Exception as exc:
+                # The store being down must not end the worker; try again after a pause.
+                logger.error("outbound queue claim failed (%s)", type(exc).__name__)
+                handled = 0
+            if handled < self._batch:
+                await self._pause(stop)
+
+    async def run_once(self) -> int:
+        """Claim due rows, deliver each, and return how many rows were handled."""
+        items = await asyncio.to_thread(self._store.claim_due, now=self._clock(), limit=self._batch)
+        for item in items:
+            await self._handle(item)
+        return len(items)
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        waiters = {
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        }
+        try:
+            await asyncio.wait(
+                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _handle(self, item: QueueItem) -> None:
+        """Deliver one row and record the outcome; never raises (except cancellation)."""
+        if self._clock() >= item.due_at:
+            # The claim's lease ran out while earlier rows were slow; another worker may hold
+            # the row by now, so leave it to whoever claims it next rather than send twice.
+            logger.info(
+                "queue row %s: lease expired before sending, left for the next claim", item.id
+            )
+            return
+        try:
+            await self._deliver(item)
+        except PermanentDeliveryError as exc:
+            logger.warning("queue row %s failed permanently: %s", item.id, exc)
+            await self._record_failure(item, str(exc), permanent=True)
+        except TransientDeliveryError as exc:
+            logger.info("queue row %s will be retried: %s", item.id, exc)
+            await self._record_failure(item, str(exc), permanent=False)
+        except Exception as exc:
+            # Unknown territory: the exception text may quote content or addresses, so only
+            # its class is logged, and the row is retried like any transient failure.
+            logger.error("queue row %s: unexpected %s", item.id, type(exc).__name__)
+            await self._record_failure(
+                item, f"internal error ({type(exc).__name__})", permanent=False
+            )
+        else:
+            await self._record(self._store.mark_sent, item.id)
+
+    async def _deliver(self, item: QueueItem) -> None:
+        if item.kind != "notification":
+            # Only notifications exist so far; a newer kind waits, failed, for a newer worker.
+            raise PermanentDeliveryError(f"unsupported queue item kind {item.kind!r}")
+        if item.citizen_id is None:
+            raise PermanentDeliveryError("notification without a citizen")
+        profile = await asyncio.to_thread(self._store.citizen_profile, item.citizen_id)
+        if profile is None:
+            raise PermanentDeliveryError("citizen not found")
+        if profile.email is None or profile.status != "active":
+            # Nobody to tell, or an account that must not receive mail: nothing is owed.
+            logger.info("queue row %s: citizen not notifiable, nothing sent", item.id)
+            return
+        message = render_notification(
+            lang=profile.lang,
+            to_address=profile.email,
+            from_address=self._from_address,
+            login_url=self._login_url,
+            message_id_domain=self._message_id_domain,
+            now=self._clock(),
+        )
+        await self._transport.send(
+            message, envelope_from=self._envelope_from, recipients=[profile.email]
+        )
+
+    async def _record_failure(self, item: QueueItem, error: str, *, permanent: bool) -> None:
+        retry_at: datetime | None = None
+        if not permanent and not gives_up(item.attempts):
+            retry_at = self._clock() + retry_delay(item.attempts)
+        elif not permanent:
+            logger.warning("queue row %s: giving up after %d attempts", item.id, item.attempts)
+        await self._record(self._store.mark_failed, item.id, error, retry_at)
+
+    async def _record(self, mark: Callable[..., None], *args: object) -> None:
+        try:
+            await asyncio.to_thread(mark, *args)
+        except Exception as exc:
+            # The claim's lease runs out and the row comes back: at least once, never lost.
+            logger.error(
+                "queue row %s: recording the outcome failed (%s)", args[0], type(exc).__name__
+            )

@@ -124,10 +124,11 @@ def _candidates(
 
 def _encrypted_content(info: asn1_cms.EncryptedContentInfo) -> bytes:
     content = info["encrypted_content"]
-    if not content.native:
-        raise SmimeError(SmimeFailure.MALFORMED, "encrypted content is missing")
     # .native joins the chunks of a BER constructed OCTET STRING (NSS writes those).
-    return bytes(content.native)
+    data = b"" if isinstance(content, asn1_core.Void) else content.native
+    if not data:
+        raise SmimeError(SmimeFailure.MALFORMED, "encrypted content is missing")
+    return bytes(data)
 
 
 def _cipher_name(info: asn1_cms.EncryptedContentInfo, allowed: dict[str, int]) -> str:

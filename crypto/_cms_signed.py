@@ -97,7 +97,8 @@ def _attribute(signed_attrs: asn1_cms.CMSAttributes, name: str) -> object | None
         return None
     if len(values) > 1 or len(values[0]) != 1:
         raise SmimeError(SmimeFailure.MALFORMED, f"attribute {name} must occur once")
-    return values[0][0].native
+    value: object = values[0][0].native
+    return value
 
 
 def _find_certificate(
@@ -122,7 +123,7 @@ def _find_certificate(
 
 
 def _signed_certificates(data: asn1_cms.SignedData) -> list[x509.Certificate]:
-    found = []
+    found: list[x509.Certificate] = []
     certificates = data["certificates"]
     if isinstance(certificates, asn1_core.Void):
         return found

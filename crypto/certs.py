@@ -33,6 +33,19 @@ _EMAIL_EKUS = frozenset(
 )
 
 
+def _load_pkcs12(blob: bytes, password: bytes | None) -> tuple[object, x509.Certificate]:
+    with warnings.catch_warnings():
+        # NSS (Thunderbird, Firefox) writes BER PKCS#12 files; cryptography reads them
+        # correctly but warns. That format is what postmasters will hand us, so accept it.
+        warnings.filterwarnings(
+            "ignore", message=re.escape("PKCS#12 bundle could not be parsed as DER")
+        )
+        private_key, certificate, _ = pkcs12.load_key_and_certificates(blob, password)
+    if certificate is None or private_key is None:
+        raise ValueError("PKCS#12 file must hold both a certificate and its private key")
+    return private_key, certificate
+
+
 def load_decryption_key(
     cert_or_p12: bytes, key_pem: bytes | None = None, password: bytes | None = None
 ) -> DecryptionKey:
@@ -41,22 +54,15 @@ def load_decryption_key(
     `password` decrypts the PEM key or the PKCS#12 file. Raises ValueError when the input is
     unreadable or the key is not an RSA key matching the certificate.
     """
+    private_key: object
     if key_pem is not None:
         certificate = x509.load_pem_x509_certificate(cert_or_p12)
         private_key = serialization.load_pem_private_key(key_pem, password=password)
     else:
-        with warnings.catch_warnings():
-            # NSS (Thunderbird, Firefox) writes BER PKCS#12 files; cryptography reads them
-            # correctly but warns. That format is what postmasters will hand us, so accept it.
-            warnings.filterwarnings(
-                "ignore", message=re.escape("PKCS#12 bundle could not be parsed as DER")
-            )
-            private_key, certificate, _ = pkcs12.load_key_and_certificates(cert_or_p12, password)
-        if certificate is None or private_key is None:
-            raise ValueError("PKCS#12 file must hold both a certificate and its private key")
+        private_key, certificate = _load_pkcs12(cert_or_p12, password)
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise ValueError("the gateway's S/MIME decryption key must be an RSA key")
-    if private_key.public_key().public_numbers() != certificate.public_key().public_numbers():
+    if private_key.public_key() != certificate.public_key():
         raise ValueError("private key does not belong to the certificate")
     return DecryptionKey(certificate, private_key)
 

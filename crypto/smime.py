@@ -63,9 +63,10 @@ _MAX_LAYERS = 8
 
 
 def _content_info(der: bytes) -> asn1_cms.ContentInfo:
+    # Reading the content type makes asn1crypto parse the outer structure now, so bytes that
+    # are not CMS at all fail here (as MALFORMED, see open_message) and not somewhere deeper.
     info = asn1_cms.ContentInfo.load(der)
-    if not isinstance(info, asn1_cms.ContentInfo):
-        raise SmimeError(SmimeFailure.MALFORMED, "not a CMS ContentInfo")
+    info["content_type"].native  # noqa: B018
     return info
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, func, insert, select
 
 from crypto.blind_index import BlindIndex
 from crypto.sealing import MasterKeyRing, SealingError, field_aad, open_sealed
@@ -28,6 +28,29 @@ from .errors import StoreCorrupt
 from .schema import citizens, events
 
 __all__ = ["StoreCore", "new_id", "token_id"]
+
+
+# Hot-path statements, built once; "ids" is an expanding IN parameter.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_WRAPPED_KEYS = select(citizens.c.id, citizens.c.data_key_wrapped).where(citizens.c.id.in_(_IDS))
+_LATEST_SEQ = (
+    select(events.c.citizen_id, func.max(events.c.seq).label("seq"))
+    .where(events.c.citizen_id.in_(_IDS))
+    .group_by(events.c.citizen_id)
+    .subquery()
+)
+_CHAIN_HEADS = select(events.c.citizen_id, events.c.seq, events.c.hash).join(
+    _LATEST_SEQ,
+    and_(events.c.citizen_id == _LATEST_SEQ.c.citizen_id, events.c.seq == _LATEST_SEQ.c.seq),
+)
+# One lock order everywhere (by id), so concurrent deliveries cannot deadlock on PostgreSQL;
+# FOR UPDATE renders as nothing on SQLite, where BEGIN IMMEDIATE already serialises writers.
+_LOCK_CITIZENS = (
+    select(citizens.c.id, citizens.c.status)
+    .where(citizens.c.id.in_(_IDS))
+    .order_by(citizens.c.id)
+    .with_for_update()
+)
 
 
 def _utcnow() -> datetime:
@@ -103,8 +126,12 @@ class StoreCore:
             self._deks.put(citizen_id, dek)
         return dek
 
-    def _data_keys(self, connection: Connection, citizen_ids: Iterable[str]) -> dict[str, bytes]:
-        """Data keys of existing citizens, from the cache or unwrapped from the database."""
+    def _data_keys(self, citizen_ids: Iterable[str]) -> dict[str, bytes]:
+        """Data keys of existing citizens: from the cache, else unwrapped from their rows.
+
+        Unknown citizens are simply absent from the result. The database is read only for
+        keys not cached, so the usual delivery costs no extra transaction.
+        """
         found: dict[str, bytes] = {}
         missing: list[str] = []
         for citizen_id in citizen_ids:
@@ -114,12 +141,18 @@ class StoreCore:
             else:
                 found[citizen_id] = dek
         if missing:
-            rows = connection.execute(
-                select(citizens.c.id, citizens.c.data_key_wrapped).where(citizens.c.id.in_(missing))
-            )
+            with self._read("data key look-up") as connection:
+                rows = connection.execute(_WRAPPED_KEYS, {"ids": missing}).all()
             for citizen_id, wrapped in rows:
                 found[citizen_id] = self._unwrap(citizen_id, wrapped)
         return found
+
+    def _data_key(self, citizen_id: str) -> bytes:
+        """The data key of a citizen known to exist (their messages reference the row)."""
+        dek = self._data_keys([citizen_id]).get(citizen_id)
+        if dek is None:
+            raise StoreCorrupt("a stored message belongs to no citizen")
+        return dek
 
     def _append_events(
         self,
@@ -134,54 +167,41 @@ class StoreCore:
         """
         if not entries:
             return
-        citizen_ids = {citizen_id for citizen_id, _, _ in entries}
-        latest = (
-            select(events.c.citizen_id, func.max(events.c.seq).label("seq"))
-            .where(events.c.citizen_id.in_(citizen_ids))
-            .group_by(events.c.citizen_id)
-            .subquery()
-        )
+        citizen_ids = sorted({citizen_id for citizen_id, _, _ in entries})
         heads: dict[str, tuple[int, str]] = {
             citizen_id: (seq, head_hash)
-            for citizen_id, seq, head_hash in connection.execute(
-                select(events.c.citizen_id, events.c.seq, events.c.hash).join(
-                    latest,
-                    and_(events.c.citizen_id == latest.c.citizen_id, events.c.seq == latest.c.seq),
-                )
-            )
+            for citizen_id, seq, head_hash in connection.execute(_CHAIN_HEADS, {"ids": citizen_ids})
         }
-        rows = []
+        rows: list[dict[str, Any]] = []
         for citizen_id, kind, detail in entries:
             seq, prev_hash = heads.get(citizen_id, (0, GENESIS_HASH))
-            row = {
-                "id": new_id(),
-                "citizen_id": citizen_id,
-                "seq": seq + 1,
-                "kind": kind,
-                "at": at,
-                "detail": canonical_detail(detail),
-                "prev_hash": prev_hash,
-            }
-            row["hash"] = link_hash(
+            event_id, canonical = new_id(), canonical_detail(detail)
+            event_hash = link_hash(
                 prev_hash,
-                id=row["id"],
+                id=event_id,
                 citizen_id=citizen_id,
-                seq=row["seq"],
+                seq=seq + 1,
                 kind=kind,
                 at=at,
-                detail=row["detail"],
+                detail=canonical,
             )
-            heads[citizen_id] = (row["seq"], row["hash"])
-            rows.append(row)
+            rows.append(
+                {
+                    "id": event_id,
+                    "citizen_id": citizen_id,
+                    "seq": seq + 1,
+                    "kind": kind,
+                    "at": at,
+                    "detail": canonical,
+                    "prev_hash": prev_hash,
+                    "hash": event_hash,
+                }
+            )
+            heads[citizen_id] = (seq + 1, event_hash)
         connection.execute(insert(events), rows)
 
     @staticmethod
     def _lock_citizens(connection: Connection, citizen_ids: Iterable[str]) -> dict[str, str]:
         """Lock citizen rows (PostgreSQL; SQLite holds the database write lock) -> status."""
-        rows = connection.execute(
-            select(citizens.c.id, citizens.c.status)
-            .where(citizens.c.id.in_(sorted(set(citizen_ids))))
-            .order_by(citizens.c.id)  # one lock order everywhere, so no deadlocks
-            .with_for_update()
-        )
+        rows = connection.execute(_LOCK_CITIZENS, {"ids": sorted(set(citizen_ids))})
         return {citizen_id: status for citizen_id, status in rows}

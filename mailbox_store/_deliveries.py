@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from crypto.sealing import field_aad, seal
 
@@ -17,6 +17,10 @@ from .records import Delivery, StoredDelivery
 from .schema import attachments, messages, outbound_queue
 
 __all__ = ["DeliveryOps"]
+
+_SEEN = select(messages.c.dedup_index).where(
+    messages.c.dedup_index.in_(bindparam("keys", expanding=True))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +43,7 @@ class DeliveryOps(StoreCore):
         queued notification in the same transaction.
         """
         recipients = tuple(dict.fromkeys(delivery.citizen_ids))  # drop repeats, keep order
-        with self._read("store_delivery") as connection:
-            deks = self._data_keys(connection, recipients)
+        deks = self._data_keys(recipients)
         if len(deks) != len(recipients):
             raise CitizenNotActive("a recipient of the delivery has no account")
 
@@ -53,15 +56,8 @@ class DeliveryOps(StoreCore):
             statuses = self._lock_citizens(connection, recipients)
             if any(statuses.get(citizen_id) != "active" for citizen_id in recipients):
                 raise CitizenNotActive("a recipient of the delivery is not active")
-            seen = set(
-                connection.execute(
-                    select(messages.c.dedup_index).where(
-                        messages.c.dedup_index.in_(
-                            [plan.message["dedup_index"] for plan in planned.values()]
-                        )
-                    )
-                ).scalars()
-            )
+            dedup = [plan.message["dedup_index"] for plan in planned.values()]
+            seen = set(connection.execute(_SEEN, {"keys": dedup}).scalars())
             fresh = [c for c in recipients if planned[c].message["dedup_index"] not in seen]
             duplicates = tuple(c for c in recipients if c not in fresh)
             if fresh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -32,9 +33,9 @@ class ReadingOps(StoreCore):
                 .offset(offset)
                 .limit(limit)
             ).all()
-            if not rows:
-                return []
-            dek = self._data_keys(connection, [citizen_id])[citizen_id]
+        if not rows:
+            return []
+        dek = self._data_key(citizen_id)
         return [
             InboxEntry(
                 id=row.id,
@@ -66,15 +67,14 @@ class ReadingOps(StoreCore):
                 .where(attachments.c.message_id == message_id)
                 .order_by(attachments.c.position)
             ).all()
-            dek = self._data_keys(connection, [citizen_id])[citizen_id]
-        opened_at = row.opened_at
-        if opened_at is None:
-            opened_at = self._mark_opened(citizen_id, message_id, row.organisation_id)
+        dek = self._data_key(citizen_id)
 
         def text(field: str) -> str:
             return self._open_text(dek, getattr(row, f"{field}_sealed"), "messages", row.id, field)
 
-        return MessageView(
+        # Everything is opened before the message counts as read: a message that fails to
+        # open must not be logged as delivered to the citizen.
+        view = MessageView(
             id=row.id,
             subject=text("subject"),
             text=text("text"),
@@ -82,7 +82,7 @@ class ReadingOps(StoreCore):
             organisation_id=row.organisation_id,
             sender_address=text("sender"),
             received_at=row.received_at,
-            opened_at=opened_at,
+            opened_at=row.opened_at,
             attachments=tuple(
                 AttachmentInfo(
                     id=f.id,
@@ -95,8 +95,11 @@ class ReadingOps(StoreCore):
                 for f in files
             ),
         )
+        if view.opened_at is not None:
+            return view
+        return replace(view, opened_at=self._mark_opened(citizen_id, message_id, view))
 
-    def _mark_opened(self, citizen_id: str, message_id: str, organisation_id: str) -> datetime:
+    def _mark_opened(self, citizen_id: str, message_id: str, view: MessageView) -> datetime:
         now = self._now()
         with self._write("read_message") as connection:
             self._lock_citizens(connection, [citizen_id])
@@ -111,7 +114,7 @@ class ReadingOps(StoreCore):
                     select(messages.c.opened_at).where(messages.c.id == message_id)
                 ).scalar_one()
                 return opened
-            detail = {"message_id": message_id, "organisation_id": organisation_id}
+            detail = {"message_id": message_id, "organisation_id": view.organisation_id}
             self._append_events(connection, [(citizen_id, "message.opened", detail)], now)
         return now
 
@@ -132,9 +135,9 @@ class ReadingOps(StoreCore):
                     messages.c.citizen_id == citizen_id,
                 )
             ).one_or_none()
-            if row is None:
-                return None
-            dek = self._data_keys(connection, [citizen_id])[citizen_id]
+        if row is None:
+            return None
+        dek = self._data_key(citizen_id)
         return AttachmentView(
             filename=self._open_text(
                 dek, row.filename_sealed, "attachments", attachment_id, "filename"

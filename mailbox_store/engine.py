@@ -32,10 +32,14 @@ _PG_DISK_FULL = "53100"
 
 
 def make_engine(url: str) -> Engine:
-    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    parsed = make_url(url)
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite and parsed.database in (None, "", ":memory:"):
+        # An in-memory database is per connection (so per thread here) and not durable.
+        raise ValueError("the mailbox store needs an SQLite database file, not :memory:")
     # hide_parameters keeps bound values (sealed blobs, index digests) out of exception texts;
     # pre-ping lets a server restart cost one reconnect instead of one failed delivery.
-    engine = create_engine(url, hide_parameters=True, pool_pre_ping=not is_sqlite)
+    engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         _configure_sqlite(engine)
     return engine

@@ -9,7 +9,6 @@ filter or order by and what is not personal: blind indexes, organisation ids, ti
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -72,7 +71,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("the mailbox store needs timezone-aware datetimes")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

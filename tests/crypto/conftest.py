@@ -97,6 +97,19 @@ class PkiMaker:
         )  # fmt: skip
         return Identity(cert, key)
 
+    def issue_v1(self, issuer: Identity, name: str, email: str) -> Identity:
+        """A certificate as old PKIs still issue them: X.509 v1, the address in the subject."""
+        cert, key, csr = (self.root / f"{name}.{ext}" for ext in ("crt", "key", "csr"))
+        openssl(
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", f"/O=Kunta/CN={name}/emailAddress={email}",
+        )  # fmt: skip
+        openssl(
+            "x509", "-req", "-in", csr, "-CA", issuer.cert, "-CAkey", issuer.key,
+            "-set_serial", str(next(self.serials)), "-days", "30", "-out", cert,
+        )  # fmt: skip
+        return Identity(cert, key)
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -105,6 +118,7 @@ class Pki:
     ca: Identity
     other_ca: Identity
     clerk: Identity
+    legacy_clerk: Identity
     expiring_clerk: Identity
     server_clerk: Identity
     foreign_clerk: Identity
@@ -131,6 +145,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         ca=ca,
         other_ca=other_ca,
         clerk=maker.issue(ca, "Clerk", email="Virkailija@Kunta.example"),
+        legacy_clerk=maker.issue_v1(ca, "Legacy Clerk", "Vanha@Kunta.example"),
         expiring_clerk=maker.issue(ca, "Expiring Clerk", email="old@kunta.example", days=1),
         server_clerk=maker.issue(
             ca, "Server Clerk", email="server@kunta.example",
@@ -161,6 +176,22 @@ def bob_cert_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "-out", path,
     )  # fmt: skip
     return path
+
+
+@pytest.fixture(scope="session")
+def alice_ec(tmp_path_factory: pytest.TempPathFactory) -> Identity:
+    """The corpus ECDSA P-384 identity as PEM files (openssl reads the BER PKCS#12 as is)."""
+    root = tmp_path_factory.mktemp("alice-ec")
+    identity = Identity(root / "alice-ec.crt", root / "alice-ec.key")
+    source = ("pkcs12", "-in", CORPUS / "Alice-ec.p12", "-passin", "pass:nss")
+    openssl(*source, "-clcerts", "-nokeys", "-out", identity.cert)
+    openssl(*source, "-nocerts", "-nodes", "-out", identity.key)
+    return identity
+
+
+@pytest.fixture(scope="session")
+def openssl_cli() -> Callable[..., bytes]:
+    return openssl
 
 
 @pytest.fixture(scope="session")

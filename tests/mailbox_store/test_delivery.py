@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+
 import pytest
 from mailbox_helpers import make_delivery
 from sqlalchemy import create_engine, text
@@ -89,8 +92,6 @@ def test_duplicate_delivery_is_reported_per_citizen(store: MailboxStore) -> None
 
 
 def test_inbox_is_newest_first_and_paged(store: MailboxStore) -> None:
-    from datetime import timedelta
-
     citizen = store.add_citizen("010101-123N", "A", None, "fi")
     base = make_delivery(citizen).received_at
     for n in range(5):
@@ -108,8 +109,6 @@ def test_inbox_is_newest_first_and_paged(store: MailboxStore) -> None:
 
 
 def test_first_read_marks_opened_once(store: MailboxStore, clock) -> None:
-    from datetime import timedelta
-
     citizen = store.add_citizen("010101-123N", "A", None, "fi")
     [message_id] = store.store_delivery(make_delivery(citizen)).message_ids
     first = store.read_message(citizen, message_id)
@@ -183,3 +182,27 @@ def test_failure_late_in_the_transaction_leaves_nothing(
         engine.dispose()
     # The store still works afterwards.
     assert len(store.store_delivery(make_delivery(a, b)).message_ids) == 2
+
+
+def test_concurrent_deliveries_keep_every_chain_intact(store: MailboxStore) -> None:
+    a = store.add_citizen("010101-123N", "A", None, "fi")
+    b = store.add_citizen("020202-222C", "B", None, "fi")
+    errors: list[BaseException] = []
+
+    def sender(worker: int) -> None:
+        try:
+            for n in range(8):
+                store.store_delivery(make_delivery(a, b, message_id=f"<{worker}-{n}@city>"))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for citizen in (a, b):
+        assert len(store.inbox(citizen, limit=100)) == 32
+        assert store.verify_events(citizen)
+        assert len(store.events(citizen)) == 33

@@ -1,0 +1,1 @@
+"""Test support shared by the gateway's test packages: configurations, servers and clerks."""

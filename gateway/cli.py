@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="asiointitili", description="Asiointitili secure mail gateway"
     )
     parser.add_argument(
-        "--config", type=Path,
+        "--config",
+        type=Path,
         default=Path(os.environ.get("ASIOINTITILI_CONFIG", DEFAULT_CONFIG)),
         help="configuration file (default: $ASIOINTITILI_CONFIG or ./gateway.toml)",
     )
@@ -50,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--lang", choices=("fi", "sv", "en"), default="fi")
 
-    demo = commands.add_parser("demo-send", help="send a signed, encrypted message as the demo clerk")
+    demo = commands.add_parser(
+        "demo-send", help="send a signed, encrypted message as the demo clerk"
+    )
     demo.add_argument("--to", required=True, metavar="HETU")
     demo.add_argument("--attach", type=Path, action="append", default=[], metavar="FILE")
     demo.add_argument("--subject", default="Päätös / Beslut / Decision")
@@ -58,9 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Alembic narrates every migration step; tnefparse complains about each odd TNEF property.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("tnefparse").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     try:
         config = load_config(args.config)
         return _run(args, config)
@@ -117,14 +129,17 @@ def _hetu_argument(config: Config, value: str) -> str:
     try:
         return parse_hetu(value, allow_temporary=config.allow_temporary_hetus)
     except InvalidHetu as exc:
-        raise UsageError(f"--hetu: the value is not a valid personal identity code: {exc}") from None
+        raise UsageError(
+            f"--hetu: the value is not a valid personal identity code: {exc}"
+        ) from None
 
 
 def _store(config: Config):  # type: ignore[no-untyped-def]
     from mailbox_store import MailboxStore
 
-    store = MailboxStore(config.database_url, material.master_keys(config),
-                         material.blind_index(config))
+    store = MailboxStore(
+        config.database_url, material.master_keys(config), material.blind_index(config)
+    )
     store.migrate()
     return store
 

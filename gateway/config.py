@@ -59,7 +59,7 @@ class PortalConfig:
 
 @dataclass(frozen=True)
 class OutboundConfig:
-    mode: Literal["outbox", "relay"]
+    mode: Literal["outbox", "relay", "hold"]
     outbox_dir: Path
     from_address: str
     relay_host: str
@@ -69,7 +69,9 @@ class OutboundConfig:
 
 @dataclass(frozen=True)
 class KeysConfig:
-    smime: tuple[SmimeKeyFiles, ...]  # the first is current; the rest are retired, for decryption only
+    smime: tuple[
+        SmimeKeyFiles, ...
+    ]  # the first is current; the rest are retired, for decryption only
     master_key_file: Path
     blind_index_key_file: Path
     dkim_key_file: Path
@@ -103,7 +105,7 @@ class Config:
 
 
 class _Section:
-    """Typed access to one TOML table that remembers which keys were read, to refuse unknown ones."""
+    """Typed access to one TOML table; remembers the keys read, to refuse unknown ones."""
 
     def __init__(self, file: Path, prefix: str, table: Mapping[str, Any]) -> None:
         self.file, self.prefix, self.table = file, prefix, table
@@ -202,9 +204,18 @@ def _build(path: Path, root: _Section) -> Config:
     root.finish()
 
     config = Config(
-        path=path, environment=environment, domains=domains, submission_address=submission,
-        data_dir=data_dir, database_url=database_url, allow_temporary_hetus=allow_temporary,
-        auth_mode=auth_mode, smtp=smtp, portal=portal, outbound=outbound, keys=keys,
+        path=path,
+        environment=environment,
+        domains=domains,
+        submission_address=submission,
+        data_dir=data_dir,
+        database_url=database_url,
+        allow_temporary_hetus=allow_temporary,
+        auth_mode=auth_mode,
+        smtp=smtp,
+        portal=portal,
+        outbound=outbound,
+        keys=keys,
         organisations=organisations,
     )
     _check_development_is_local(config)
@@ -231,19 +242,25 @@ def _portal(sec: _Section) -> PortalConfig:
     port = _port(sec, "listen_port", 8080)
     public_url = sec.get("public_url", str, f"http://{host}:{port}").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
-        raise ConfigError(sec.file, sec.key("public_url"), f"must be an http(s) URL: {public_url!r}")
+        raise ConfigError(
+            sec.file, sec.key("public_url"), f"must be an http(s) URL: {public_url!r}"
+        )
     sec.finish()
     return PortalConfig(listen_host=host, listen_port=port, public_url=public_url)
 
 
-def _outbound(sec: _Section, base: Path, data_dir: Path, domains: tuple[str, ...]) -> OutboundConfig:
+def _outbound(
+    sec: _Section, base: Path, data_dir: Path, domains: tuple[str, ...]
+) -> OutboundConfig:
     cfg = OutboundConfig(
-        mode=sec.choice("mode", ("outbox", "relay"), "outbox"),
+        mode=sec.choice("mode", ("outbox", "relay", "hold"), "outbox"),
         outbox_dir=sec.path("outbox_dir", base, data_dir / "outbox"),
         from_address=sec.get("from_address", str, f"noreply@{domains[0]}"),
         relay_host=sec.get("relay_host", str, "localhost"),
         relay_port=_port(sec, "relay_port", 25),
-        relay_starttls=sec.choice("relay_starttls", ("required", "opportunistic", "none"), "required"),
+        relay_starttls=sec.choice(
+            "relay_starttls", ("required", "opportunistic", "none"), "required"
+        ),
     )
     _check_address(sec.file, sec.key("from_address"), cfg.from_address)
     sec.finish()
@@ -296,16 +313,18 @@ def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation
             raise ConfigError(path, sec.key("id"), f"{org_id!r} is declared twice")
         reply = sec.get("reply_address", str)
         _check_address(path, sec.key("reply_address"), reply)
-        orgs.append(Organisation(
-            id=org_id,
-            name=sec.get("name", str),
-            sender_domains=tuple(d.lower() for d in sec.strings("sender_domains")),
-            networks=_networks(sec),
-            trust_anchors=tuple((base / p).resolve() for p in sec.strings("trust_anchors")),
-            replies_allowed=sec.get("replies_allowed", bool, False),
-            reply_address=reply,
-            demo=sec.get("demo", bool, False),
-        ))
+        orgs.append(
+            Organisation(
+                id=org_id,
+                name=sec.get("name", str),
+                sender_domains=tuple(d.lower() for d in sec.strings("sender_domains")),
+                networks=_networks(sec),
+                trust_anchors=tuple((base / p).resolve() for p in sec.strings("trust_anchors")),
+                replies_allowed=sec.get("replies_allowed", bool, False),
+                reply_address=reply,
+                demo=sec.get("demo", bool, False),
+            )
+        )
         sec.finish()
     return tuple(orgs)
 
@@ -355,8 +374,10 @@ def _is_loopback(host: str) -> bool:
 
 def _check_development_is_local(config: Config) -> None:
     """A copied development sample must never become an open door on a real network."""
-    risky = config.environment == "development" or config.auth_mode == "test" or any(
-        org.demo for org in config.organisations
+    risky = (
+        config.environment == "development"
+        or config.auth_mode == "test"
+        or any(org.demo for org in config.organisations)
     )
     if not risky:
         return
@@ -366,10 +387,12 @@ def _check_development_is_local(config: Config) -> None:
     ):
         if not _is_loopback(host):
             raise ConfigError(
-                config.path, key,
+                config.path,
+                key,
                 f"{host!r} is not a loopback address, but this is a development configuration "
-                "(test identification, demo organisation or environment = \"development\")",
+                '(test identification, demo organisation or environment = "development")',
             )
     if any(org.demo for org in config.organisations) and config.environment != "development":
-        raise ConfigError(config.path, "organisations", "a demo organisation needs environment = "
-                          "\"development\"")
+        raise ConfigError(
+            config.path, "organisations", 'a demo organisation needs environment = "development"'
+        )

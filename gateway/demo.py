@@ -10,9 +10,9 @@ import mimetypes
 import smtplib
 import ssl
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -31,13 +31,16 @@ def build_inner(subject: str, body: str, attachments: Sequence[Path]) -> bytes:
     for path in attachments:
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         maintype, _, subtype = ctype.partition("/")
-        inner.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype,
-                             filename=path.name)
+        inner.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+        )
     return inner.as_bytes(policy=inner.policy.clone(linesep="\r\n"))
 
 
 def sign_then_encrypt(
-    inner: bytes, signer_cert: x509.Certificate, signer_key: object,
+    inner: bytes,
+    signer_cert: x509.Certificate,
+    signer_key: object,
     recipient: x509.Certificate,
 ) -> bytes:
     """S/MIME sign (multipart/signed) then encrypt (enveloped-data); returns a MIME entity."""

@@ -66,23 +66,45 @@ def initialise(config: Config) -> list[str]:
     current = keys.smime[0]
     if current.key is not None:
         _ensure_identity(
-            current.certificate, current.key,
-            lambda: pki.gateway_smime_identity(config.domain, config.submission_address), created,
+            current.certificate,
+            current.key,
+            lambda: pki.gateway_smime_identity(config.domain, config.submission_address),
+            created,
         )
     _ensure_identity(
-        config.smtp.tls_certificate, config.smtp.tls_key,
-        lambda: pki.tls_identity(config.smtp.hostname), created,
+        config.smtp.tls_certificate,
+        config.smtp.tls_key,
+        lambda: pki.tls_identity(config.smtp.hostname),
+        created,
     )
-    _ensure(keys.master_key_file, lambda: MasterKeyRing.generate_file_text().encode(), created,
-            secret=True)
-    _ensure(keys.blind_index_key_file, lambda: BlindIndex.generate_file_text().encode(), created,
-            secret=True)
-    _ensure(keys.session_secret_file,
-            lambda: base64.b64encode(secrets.token_bytes(32)) + b"\n", created, secret=True)
-    _ensure(keys.dkim_key_file, lambda: pki.new_rsa_key().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ), created, secret=True)
+    _ensure(
+        keys.master_key_file,
+        lambda: MasterKeyRing.generate_file_text().encode(),
+        created,
+        secret=True,
+    )
+    _ensure(
+        keys.blind_index_key_file,
+        lambda: BlindIndex.generate_file_text().encode(),
+        created,
+        secret=True,
+    )
+    _ensure(
+        keys.session_secret_file,
+        lambda: base64.b64encode(secrets.token_bytes(32)) + b"\n",
+        created,
+        secret=True,
+    )
+    _ensure(
+        keys.dkim_key_file,
+        lambda: pki.new_rsa_key().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        created,
+        secret=True,
+    )
     if any(org.demo for org in config.organisations):
         _initialise_demo(config, created)
     config.outbound.outbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -103,14 +125,16 @@ def _initialise_demo(config: Config, created: list[str]) -> None:
     org = next(o for o in config.organisations if o.demo)
     demo = config.demo_dir
     ca_cert, ca_key = demo / "ca.pem", demo / "ca-key.pem"
-    _ensure_identity(ca_cert, ca_key,
-                     lambda: pki.certificate_authority(f"{org.name} CA", org.name), created)
+    _ensure_identity(
+        ca_cert, ca_key, lambda: pki.certificate_authority(f"{org.name} CA", org.name), created
+    )
     ca = pki.Identity(
         _load_cert(ca_cert),
         serialization.load_pem_private_key(ca_key.read_bytes(), None),  # type: ignore[arg-type]
     )
     _ensure_identity(
-        demo / "clerk-cert.pem", demo / "clerk-key.pem",
+        demo / "clerk-cert.pem",
+        demo / "clerk-key.pem",
         lambda: pki.clerk_identity(ca, demo_clerk_address(config), f"Virkailija, {org.name}"),
         created,
     )

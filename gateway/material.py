@@ -30,7 +30,8 @@ def decryption_keys(config: Config) -> tuple[DecryptionKey, ...]:
         pem = _read(config, f"{key}.key", files.key) if files.key else None
         password = (
             _read(config, f"{key}.password_file", files.password_file).strip()
-            if files.password_file else None
+            if files.password_file
+            else None
         )
         try:
             keys.append(load_decryption_key(cert, pem, password))
@@ -50,7 +51,8 @@ def trust_anchor_pems(config: Config) -> dict[str, bytes]:
                 x509.load_pem_x509_certificates(data)
             except ValueError:
                 raise ConfigError(
-                    config.path, f"organisations[{i}].trust_anchors",
+                    config.path,
+                    f"organisations[{i}].trust_anchors",
                     f"{path} holds no PEM certificate",
                 ) from None
             pems.append(data)

@@ -44,7 +44,9 @@ def _name(common_name: str, organisation: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey) -> x509.CertificateBuilder:
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey
+) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
@@ -63,9 +65,15 @@ def _leaf_usage(builder: x509.CertificateBuilder, *, encipher: bool) -> x509.Cer
         x509.BasicConstraints(ca=False, path_length=None), critical=True
     ).add_extension(
         x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=encipher,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False,
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=encipher,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
         ),
         critical=True,
     )
@@ -75,10 +83,18 @@ def gateway_smime_identity(domain: str, submission_address: str) -> Identity:
     """Self-signed S/MIME certificate for the gateway's domain carrying its submission address."""
     key = new_rsa_key()
     name = _name(domain, "Asiointitili gateway (development)")
-    builder = _leaf_usage(_builder(name, name, key), encipher=True).add_extension(
-        x509.SubjectAlternativeName([x509.RFC822Name(submission_address), x509.DNSName(domain)]),
-        critical=False,
-    ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+    builder = (
+        _leaf_usage(_builder(name, name, key), encipher=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.RFC822Name(submission_address), x509.DNSName(domain)]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+    )
     return Identity(builder.sign(key, hashes.SHA256()), key)
 
 
@@ -86,9 +102,11 @@ def tls_identity(hostname: str) -> Identity:
     """Self-signed certificate for the SMTP listener's STARTTLS (development)."""
     key = new_rsa_key()
     name = _name(hostname)
-    builder = _leaf_usage(_builder(name, name, key), encipher=True).add_extension(
-        x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False
-    ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    builder = (
+        _leaf_usage(_builder(name, name, key), encipher=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    )
     return Identity(builder.sign(key, hashes.SHA256()), key)
 
 
@@ -100,9 +118,15 @@ def certificate_authority(common_name: str, organisation: str) -> Identity:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -113,13 +137,14 @@ def certificate_authority(common_name: str, organisation: str) -> Identity:
 def clerk_identity(ca: Identity, address: str, display_name: str) -> Identity:
     """An S/MIME signing certificate for a clerk, issued by `ca`."""
     key = new_rsa_key()
-    builder = _leaf_usage(
-        _builder(_name(display_name), ca.certificate.subject, key), encipher=True
-    ).add_extension(
-        x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False
-    ).add_extension(
-        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-    ).add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+    builder = (
+        _leaf_usage(_builder(_name(display_name), ca.certificate.subject, key), encipher=True)
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
     )
     return Identity(builder.sign(ca.key, hashes.SHA256()), key)

@@ -58,8 +58,9 @@ def crypto_pool(config: Config) -> ProcessPoolExecutor:
 
 async def serve(config: Config) -> None:
     quiet_aiosmtpd_logging()
-    store = MailboxStore(config.database_url, material.master_keys(config),
-                         material.blind_index(config))
+    store = MailboxStore(
+        config.database_url, material.master_keys(config), material.blind_index(config)
+    )
     store.migrate()
     tls = material.smtp_tls_context(config)
     pool = crypto_pool(config)
@@ -68,7 +69,8 @@ async def serve(config: Config) -> None:
     await asyncio.gather(*(loop.run_in_executor(pool, os.getpid) for _ in range(pool._max_workers)))
 
     worker = OutboundWorker(
-        store, _transport(config),
+        store,
+        _transport(config),
         from_address=config.outbound.from_address,
         login_url=config.portal.public_url + "/",
         message_id_domain=config.domain,
@@ -86,11 +88,17 @@ async def serve(config: Config) -> None:
     )
     smtp = await loop.create_server(
         lambda: GatewaySMTP(
-            handler, hostname=config.smtp.hostname, data_size_limit=config.smtp.max_message_size,
-            enable_SMTPUTF8=True, decode_data=False, tls_context=tls,
-            ident="Asiointitili gateway", loop=loop,
+            handler,
+            hostname=config.smtp.hostname,
+            data_size_limit=config.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=tls,
+            ident="Asiointitili gateway",
+            loop=loop,
         ),
-        host=config.smtp.listen_host, port=config.smtp.listen_port,
+        host=config.smtp.listen_host,
+        port=config.smtp.listen_port,
     )
     app = create_app(
         store,
@@ -101,25 +109,36 @@ async def serve(config: Config) -> None:
         hetu_parser=lambda text: parse_hetu(text, allow_temporary=config.allow_temporary_hetus),
         idle_timeout=timedelta(minutes=30),
     )
-    portal = _Portal(uvicorn.Config(
-        app, host=config.portal.listen_host, port=config.portal.listen_port,
-        log_level="warning", lifespan="off", access_log=False,
-    ))
+    portal = _Portal(
+        uvicorn.Config(
+            app,
+            host=config.portal.listen_host,
+            port=config.portal.listen_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    tasks = [
-        asyncio.create_task(portal.serve(), name="portal"),
-        asyncio.create_task(worker.run(stop), name="outbound"),
-    ]
+    tasks = [asyncio.create_task(portal.serve(), name="portal")]
+    # "hold" keeps outgoing mail queued (maintenance, benchmarks); it is sent once mode changes.
+    if config.outbound.mode != "hold":
+        tasks.append(asyncio.create_task(worker.run(stop), name="outbound"))
     log.info(
         "serving SMTP on %s:%d and the portal on %s:%d",
-        config.smtp.listen_host, config.smtp.listen_port,
-        config.portal.listen_host, config.portal.listen_port,
+        config.smtp.listen_host,
+        config.smtp.listen_port,
+        config.portal.listen_host,
+        config.portal.listen_port,
     )
-    print(f"asiointitili: SMTP on {config.smtp.listen_host}:{config.smtp.listen_port}, "
-          f"portal at {config.portal.public_url}/", flush=True)
+    print(
+        f"asiointitili: SMTP on {config.smtp.listen_host}:{config.smtp.listen_port}, "
+        f"portal at {config.portal.public_url}/",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -1,6 +1,6 @@
 """The routing-policy model: organisations that may send, and how they are recognised.
 
-Pure data, compiled once from ``gateway.toml`` by ``gateway.config``; nothing here knows SMTP or SQL.
+Pure data, compiled once from ``gateway.toml`` by ``gateway.config``; no SMTP, no SQL.
 """
 
 from __future__ import annotations

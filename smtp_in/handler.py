@@ -60,7 +60,11 @@ class GatewayHandler:
         self.clock = clock
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
-        self, server: Any, session: Any, envelope: GatewayEnvelope, address: str,
+        self,
+        server: Any,
+        session: Any,
+        envelope: GatewayEnvelope,
+        address: str,
         options: list[str],
     ) -> str:
         # Unknown peers are refused before any recipient is examined, so nobody outside can
@@ -69,7 +73,8 @@ class GatewayHandler:
         if not decision.allowed:
             log.info("refused MAIL from unregistered peer: %s", "; ".join(decision.trace))
             return str(
-                replies.SHARED_NETWORK if decision.reason == "shared_network"
+                replies.SHARED_NETWORK
+                if decision.reason == "shared_network"
                 else replies.UNKNOWN_PEER
             )
         session.organisation = decision.organisation
@@ -78,7 +83,11 @@ class GatewayHandler:
         return str(replies.SENDER_OK)
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
-        self, server: Any, session: Any, envelope: GatewayEnvelope, address: str,
+        self,
+        server: Any,
+        session: Any,
+        envelope: GatewayEnvelope,
+        address: str,
         options: list[str],
     ) -> str:
         reply, citizen_id = await self._recipient(address)
@@ -131,7 +140,9 @@ class GatewayHandler:
         except Outcome as outcome:
             log.info(
                 "message from %s answered %s %s after %s",
-                organisation.id, outcome.reply.code, outcome.reply.status,
+                organisation.id,
+                outcome.reply.code,
+                outcome.reply.status,
                 " > ".join(message.trace) or "start",
             )
             return str(outcome.reply)
@@ -139,8 +150,10 @@ class GatewayHandler:
             log.error("ingest failed for a message from %s: %s", organisation.id, _describe(exc))
             return str(replies.TEMPORARY_FAILURE)
         log.info(
-            "message from %s stored for %d citizen(s)%s", organisation.id,
-            len(message.citizen_ids), " (already stored: resent)" if message.duplicate else "",
+            "message from %s stored for %d citizen(s)%s",
+            organisation.id,
+            len(message.citizen_ids),
+            " (already stored: resent)" if message.duplicate else "",
         )
         self.on_delivered()
         return str(replies.ACCEPTED)

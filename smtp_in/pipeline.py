@@ -22,7 +22,6 @@ from smtp_in.extract import ExtractedMessage
 from smtp_in.replies import Reply
 
 
-
 class Outcome(Exception):  # noqa: N818 - an outcome, not an error
     """A terminal outcome: the message is answered with `reply` and no further stage runs."""
 

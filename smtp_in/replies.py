@@ -1,4 +1,4 @@
-"""Every SMTP reply the gateway gives: code, RFC 3463 enhanced status and a sentence a clerk understands.
+"""Every SMTP reply the gateway gives: code, RFC 3463 status and a sentence a clerk understands.
 
 Texts are ASCII (RFC 5321), Finnish first, then English. Reply constants are named; the one reply
 that lists recipients (masked HETUs) is built by a function.
@@ -34,30 +34,36 @@ RECIPIENT_OK = Reply(250, "2.1.5", "Vastaanottaja hyvaksytty / Recipient OK")
 ACCEPTED = Reply(250, "2.0.0", "Viesti vastaanotettu / Message accepted for delivery")
 START_DATA = Reply(354, "", "Lopeta rivilla jossa on vain piste / End data with <CR><LF>.<CR><LF>")
 UNKNOWN_PEER = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Yhteys ei tule rekisteroidylta organisaatiolta / "
     "Connection is not from a registered organisation",
 )
 SHARED_NETWORK = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Verkko on usean organisaation yhteinen, eika se yksin tunnista lahettajaa / "
     "This network is shared by several organisations and does not identify the sender",
 )
 RELAY_DENIED = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Valitys muille verkkotunnuksille ei ole sallittu / Relaying to other domains is not allowed",
 )
 UNKNOWN_MAILBOX = Reply(
-    550, "5.1.1",
+    550,
+    "5.1.1",
     "Osoitetta ei ole; kayta henkilotunnusta tai lahetysosoitetta / "
     "No such address; use a personal identity code or the submission address",
 )
 INVALID_HETU = Reply(
-    550, "5.1.3",
+    550,
+    "5.1.3",
     "Henkilotunnus ei ole kelvollinen / The personal identity code is not valid",
 )
 NO_ACCOUNT = Reply(
-    550, "5.1.1",
+    550,
+    "5.1.1",
     "Vastaanottajalla ei ole kaytossa olevaa asiointitilia; toimita viesti paperipostina / "
     "The recipient has no active eAccount; deliver this message on paper",
 )
@@ -81,16 +87,16 @@ SIZE_DECLARED_TOO_BIG = Reply(
 TOO_BIG = Reply(
     552, "5.3.4", "Viesti on suurempi kuin sallittu koko / Message size exceeds the fixed maximum"
 )
-LINE_TOO_LONG = Reply(
-    500, "5.5.2", "Rivi on liian pitka (RFC 5321 4.5.3.1.6) / Line too long"
-)
+LINE_TOO_LONG = Reply(500, "5.5.2", "Rivi on liian pitka (RFC 5321 4.5.3.1.6) / Line too long")
 NOT_ENCRYPTED = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Viestia ei ole salattu yhdyskaytavan S/MIME-varmenteelle / "
     "The message is not S/MIME encrypted to the gateway's certificate",
 )
 NOT_FOR_GATEWAY = Reply(
-    550, "5.7.5",
+    550,
+    "5.7.5",
     "Viesti on salattu jollekin muulle kuin yhdyskaytavalle / "
     "The message is encrypted to a certificate that is not the gateway's",
 )
@@ -98,82 +104,99 @@ DECRYPT_FAILED = Reply(
     550, "5.7.5", "Viestin salausta ei voitu purkaa / The message could not be decrypted"
 )
 UNSIGNED = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Viestia ei ole allekirjoitettu; allekirjoita ja salaa viesti / "
     "The message is not signed; sign and encrypt it",
 )
 BAD_SIGNATURE = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoitus ei tasmaa viestiin (viestia on muutettu) / "
     "The signature does not match the message (it was altered)",
 )
 CONTENT_MISMATCH = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoitus sisaltaa eri sisallon kuin viesti / "
     "The signature carries content other than the message",
 )
 WEAK_ALGORITHM = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoitus kayttaa heikkoa algoritmia (SHA-1); kayta SHA-256:ta / "
     "The signature uses a weak algorithm (SHA-1); use SHA-256",
 )
 FUTURE_SIGNING_TIME = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoitusaika on tulevaisuudessa; tarkista koneen kello / "
     "The signing time is in the future; check the sender's clock",
 )
 UNTRUSTED_SIGNER = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoittajan varmenne ei ole organisaation luotetun varmentajan myontama / "
     "The signer's certificate is not issued by the organisation's trusted CA",
 )
 SIGNER_EXPIRED = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoittajan varmenne ei ole voimassa / The signer's certificate is not valid now",
 )
 NOT_FOR_EMAIL = Reply(
-    550, "5.7.7",
+    550,
+    "5.7.7",
     "Allekirjoittajan varmennetta ei ole tarkoitettu sahkopostin suojaukseen / "
     "The signer's certificate is not for e-mail protection",
 )
 MALFORMED_SMIME = Reply(
-    550, "5.6.0",
+    550,
+    "5.6.0",
     "S/MIME-rakenne on virheellinen / The S/MIME structure is malformed",
 )
 SIGNER_MISMATCH = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Allekirjoittajan varmenne ei vastaa lahettajan (From) osoitetta / "
     "The signer's certificate does not match the From address",
 )
 SENDER_DOMAIN = Reply(
-    550, "5.7.1",
+    550,
+    "5.7.1",
     "Lahettajan (From) osoite ei kuulu organisaation verkkotunnuksiin / "
     "The From address is not in the organisation's sender domains",
 )
 PARTIAL = Reply(
-    550, "5.6.1",
+    550,
+    "5.6.1",
     "Osiin jaettuja viesteja (message/partial) ei koota; laheta viesti kokonaisena / "
     "Fragmented messages (message/partial) are not reassembled; send it whole",
 )
 MALFORMED_MIME = Reply(
-    550, "5.6.0",
+    550,
+    "5.6.0",
     "Viestin MIME-rakenne on virheellinen / The message's MIME structure is malformed",
 )
 TOO_COMPLEX = Reply(
-    550, "5.6.0",
+    550,
+    "5.6.0",
     "Viestin rakenne on liian monimutkainen / The message's structure is too complex",
 )
 NO_RECIPIENTS_IN_BODY = Reply(
-    550, "5.1.3",
+    550,
+    "5.1.3",
     "Viestin alussa ei ole rivia 'Henkilotunnus: ...' / "
     "The message names no recipient in a 'Henkilotunnus: ...' line at the top",
 )
 STORAGE_FULL = Reply(
-    452, "4.3.1",
+    452,
+    "4.3.1",
     "Tallennustila on tayna; yrita myohemmin / Insufficient system storage; try again later",
 )
 TEMPORARY_FAILURE = Reply(
-    451, "4.3.0",
+    451,
+    "4.3.0",
     "Tilapainen virhe; yrita myohemmin / Temporary failure; try again later",
 )
 
@@ -187,9 +210,12 @@ def body_recipients_refused(invalid: Sequence[str], without_account: Sequence[st
     if invalid:
         parts.append(f"virheelliset/invalid: {', '.join(invalid)}")
     if without_account:
-        parts.append(f"ei asiointitilia, toimita paperilla/no eAccount, deliver on paper: "
-                     f"{', '.join(without_account)}")
+        parts.append(
+            f"ei asiointitilia, toimita paperilla/no eAccount, deliver on paper: "
+            f"{', '.join(without_account)}"
+        )
     return Reply(
-        550, "5.1.3" if invalid and not without_account else "5.1.1",
+        550,
+        "5.1.3" if invalid and not without_account else "5.1.1",
         "Viestia ei toimitettu kenellekaan / Not delivered to anyone; " + "; ".join(parts),
     )

@@ -27,9 +27,21 @@ _RCPT_PARAMS = {"NOTIFY", "ORCPT"}
 _HAS_ENHANCED = re.compile(rb"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}( |$)")
 # Generic enhanced codes for aiosmtpd's own fixed replies (RFC 3463 section 3).
 _GENERIC_ENHANCED = {
-    b"221": b"2.0.0", b"250": b"2.0.0", b"421": b"4.7.0", b"451": b"4.3.0", b"454": b"4.7.0",
-    b"500": b"5.5.2", b"501": b"5.5.4", b"502": b"5.5.1", b"503": b"5.5.1", b"504": b"5.5.4",
-    b"530": b"5.7.0", b"552": b"5.3.4", b"553": b"5.1.3", b"554": b"5.7.0", b"555": b"5.5.4",
+    b"221": b"2.0.0",
+    b"250": b"2.0.0",
+    b"421": b"4.7.0",
+    b"451": b"4.3.0",
+    b"454": b"4.7.0",
+    b"500": b"5.5.2",
+    b"501": b"5.5.4",
+    b"502": b"5.5.1",
+    b"503": b"5.5.1",
+    b"504": b"5.5.4",
+    b"530": b"5.7.0",
+    b"552": b"5.3.4",
+    b"553": b"5.1.3",
+    b"554": b"5.7.0",
+    b"555": b"5.5.4",
 }
 _DATA_TERMINATOR = b"\r\n.\r\n"
 _READ_CHUNK = 1 << 18
@@ -51,8 +63,10 @@ class GatewaySMTP(SMTP):
         line = status.encode("ascii", "replace") if isinstance(status, str) else status
         code = line[:3]
         # The greeting, EHLO lines and 354 carry no enhanced code (RFC 2034 section 3).
-        if code not in (b"220", b"354") and not line.startswith(b"250-") and (
-            not _HAS_ENHANCED.match(line) and code in _GENERIC_ENHANCED
+        if (
+            code not in (b"220", b"354")
+            and not line.startswith(b"250-")
+            and (not _HAS_ENHANCED.match(line) and code in _GENERIC_ENHANCED)
         ):
             line = code + b" " + _GENERIC_ENHANCED[code] + line[3:]
         await super().push(line)
@@ -177,13 +191,13 @@ class GatewaySMTP(SMTP):
                 # Keep only the tail that could still hold the terminator.
                 del buffer[: len(buffer) - len(_DATA_TERMINATOR)]
                 scanned = 0
-        leftover = bytes(buffer[end + len(_DATA_TERMINATOR):])
+        leftover = bytes(buffer[end + len(_DATA_TERMINATOR) :])
         if leftover:
             # We do not offer PIPELINING, but a client may still send its next command early.
             self._reader._buffer[:0] = leftover  # type: ignore[attr-defined]  # noqa: SLF001
         if oversize or (limit and end > limit):
             return None
-        del buffer[end + 2:]
+        del buffer[end + 2 :]
         del buffer[:2]
         if b"\r\n." in buffer:
             buffer = buffer.replace(b"\r\n.", b"\r\n")

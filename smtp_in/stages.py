@@ -29,7 +29,7 @@ from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
 
 @dataclass(frozen=True)
 class CryptoMaterial:
-    """The gateway's decryption keys and each organisation's trust anchors, loaded once per process."""
+    """The gateway's decryption keys and each organisation's trust anchors, for one process."""
 
     keys: tuple[DecryptionKey, ...]
     anchors: Mapping[str, tuple[x509.Certificate, ...]]
@@ -91,9 +91,7 @@ def unwrap(message: Inbound) -> None:
     material = _crypto_material()
     anchors = material.anchors.get(message.organisation.id, ())
     try:
-        message.opened = open_message(
-            message.raw, material.keys, anchors, now=message.received_at
-        )
+        message.opened = open_message(message.raw, material.keys, anchors, now=message.received_at)
     except SmimeError as exc:
         raise Reject(_SMIME_REPLIES[exc.failure]) from None
 

@@ -16,7 +16,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-
 from gatewaytest.clerk import clerk_message, inner_message
 from gatewaytest.env import CLERK, DOMAIN, SUBMISSION, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
@@ -58,8 +57,12 @@ def _send(env: GatewayEnv, rcpt: str, message: bytes) -> tuple[int, bytes]:
 
 def _decision(env: GatewayEnv, to: str, **inner: object) -> bytes:
     return clerk_message(
-        cert=env.clerk_cert, key=env.clerk_key, gateway_cert=env.gateway_cert,
-        sender=CLERK, to=to, inner=inner_message(**inner),  # type: ignore[arg-type]
+        cert=env.clerk_cert,
+        key=env.clerk_key,
+        gateway_cert=env.gateway_cert,
+        sender=CLERK,
+        to=to,
+        inner=inner_message(**inner),  # type: ignore[arg-type]
     )
 
 
@@ -90,13 +93,19 @@ def test_message_to_hetu_address_reaches_the_citizen(
     served: tuple[GatewayEnv, ServeProcess],
 ) -> None:
     env, _ = served
-    message = _decision(env, f"{HETU_A}@{DOMAIN}", subject=SUBJECT, body=BODY,
-                        attachments=(("päätös.pdf", "application/pdf", ATTACHMENT),))
+    message = _decision(
+        env,
+        f"{HETU_A}@{DOMAIN}",
+        subject=SUBJECT,
+        body=BODY,
+        attachments=(("päätös.pdf", "application/pdf", ATTACHMENT),),
+    )
     code, text = _send(env, f"{HETU_A.lower()}@{DOMAIN.upper()}", message)
     assert (code, text[:5]) == (250, b"2.0.0")
 
-    notification = message_from_bytes(_wait_for_outbox(env, 1)[0].read_bytes(),
-                                      policy=policy.default)
+    notification = message_from_bytes(
+        _wait_for_outbox(env, 1)[0].read_bytes(), policy=policy.default
+    )
     assert notification["To"] == "a@example.fi"
     assert env.config.portal.public_url in notification.get_body(("plain",)).get_content()
 
@@ -111,10 +120,18 @@ def test_submission_address_names_citizens_in_the_body(
     served: tuple[GatewayEnv, ServeProcess],
 ) -> None:
     env, _ = served
-    message = _decision(env, SUBMISSION, subject="Kuulutus MERKKIOTSIKKO7f3a",
-                        body="Yhteinen tiedote. MERKKIRUNKO19cd\n", hetu_lines=(HETU_B, HETU_C),
-                        html="<p>Henkilötunnus: " + HETU_B + "</p><p>Henkilötunnus: " + HETU_C
-                        + "</p><p>Yhteinen tiedote. MERKKIRUNKO19cd</p>")
+    message = _decision(
+        env,
+        SUBMISSION,
+        subject="Kuulutus MERKKIOTSIKKO7f3a",
+        body="Yhteinen tiedote. MERKKIRUNKO19cd\n",
+        hetu_lines=(HETU_B, HETU_C),
+        html="<p>Henkilötunnus: "
+        + HETU_B
+        + "</p><p>Henkilötunnus: "
+        + HETU_C
+        + "</p><p>Yhteinen tiedote. MERKKIRUNKO19cd</p>",
+    )
     code, _ = _send(env, SUBMISSION, message)
     assert code == 250
     _wait_for_outbox(env, 3)
@@ -126,12 +143,17 @@ def test_submission_address_names_citizens_in_the_body(
 
 
 def _encodings(marker: str) -> set[bytes]:
-    forms = {marker.encode("utf-8"), marker.encode("utf-16-le"), marker.encode("utf-16-be"),
-             marker.encode("latin-1", "replace"), quopri.encodestring(marker.encode())[:-1]}
+    forms = {
+        marker.encode("utf-8"),
+        marker.encode("utf-16-le"),
+        marker.encode("utf-16-be"),
+        marker.encode("latin-1", "replace"),
+        quopri.encodestring(marker.encode())[:-1],
+    }
     raw = marker.encode()
     for shift in range(3):  # base64 of a substring depends on its offset modulo 3
         encoded = base64.b64encode(b"\0" * shift + raw)
-        forms.add(encoded[4 if shift else 0: -4])
+        forms.add(encoded[4 if shift else 0 : -4])
     return {form for form in forms if len(form) >= 8}
 
 

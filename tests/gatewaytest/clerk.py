@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from pathlib import Path
 
 
 def openssl(*args: str | Path, stdin: bytes | None = None) -> bytes:
-    done = subprocess.run(["openssl", *map(str, args)], input=stdin, capture_output=True,
-                          check=False)
+    done = subprocess.run(
+        ["openssl", *map(str, args)], input=stdin, capture_output=True, check=False
+    )
     if done.returncode != 0:
         raise AssertionError(f"openssl {args[:2]} failed: {done.stderr.decode(errors='replace')}")
     return done.stdout
@@ -23,8 +24,12 @@ def crlf(data: bytes) -> bytes:
 
 
 def inner_message(
-    subject: str, body: str, *, hetu_lines: tuple[str, ...] = (),
-    attachments: tuple[tuple[str, str, bytes], ...] = (), html: str | None = None,
+    subject: str,
+    body: str,
+    *,
+    hetu_lines: tuple[str, ...] = (),
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+    html: str | None = None,
 ) -> bytes:
     """The clerk's content entity (what gets signed), with CRLF line endings."""
     msg = EmailMessage()
@@ -39,42 +44,73 @@ def inner_message(
     return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
-def sign(content: bytes, cert: Path, key: Path, *, detached: bool = True,
-         digest: str = "sha256") -> bytes:
+def sign(
+    content: bytes, cert: Path, key: Path, *, detached: bool = True, digest: str = "sha256"
+) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.eml"
         src.write_bytes(content)
-        args: list[str | Path] = ["cms", "-sign", "-in", src, "-signer", cert, "-inkey", key,
-                                  "-md", digest, "-binary"]
+        args: list[str | Path] = [
+            "cms",
+            "-sign",
+            "-in",
+            src,
+            "-signer",
+            cert,
+            "-inkey",
+            key,
+            "-md",
+            digest,
+            "-binary",
+        ]
         if not detached:
             args.append("-nodetach")
         return crlf(openssl(*args))
 
 
-def encrypt(content: bytes, recipient: Path, *, cipher: str = "-aes256",
-            oaep: bool = False) -> bytes:
+def encrypt(
+    content: bytes, recipient: Path, *, cipher: str = "-aes256", oaep: bool = False
+) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.eml"
         src.write_bytes(content)
-        args: list[str | Path] = ["cms", "-encrypt", "-in", src, "-binary", cipher, "-recip",
-                                  recipient]
+        args: list[str | Path] = [
+            "cms",
+            "-encrypt",
+            "-in",
+            src,
+            "-binary",
+            cipher,
+            "-recip",
+            recipient,
+        ]
         if oaep:
             args += ["-keyopt", "rsa_padding_mode:oaep"]
         return crlf(openssl(*args))
 
 
-def envelope(entity: bytes, *, sender: str, to: str, message_id: str | None = None,
-             subject: str = "Viesti") -> bytes:
+def envelope(
+    entity: bytes, *, sender: str, to: str, message_id: str | None = None, subject: str = "Viesti"
+) -> bytes:
     """Outer headers in front of a MIME entity, as the clerk's mail server sends it."""
     mid = message_id or make_msgid(domain=sender.partition("@")[2])
-    head = (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
-            f"Date: {format_datetime(datetime.now(UTC))}\r\nMessage-ID: {mid}\r\n")
+    head = (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Date: {format_datetime(datetime.now(UTC))}\r\nMessage-ID: {mid}\r\n"
+    )
     return head.encode() + entity
 
 
 def clerk_message(
-    *, cert: Path, key: Path, gateway_cert: Path, sender: str, to: str,
-    inner: bytes, message_id: str | None = None, detached: bool = True,
+    *,
+    cert: Path,
+    key: Path,
+    gateway_cert: Path,
+    sender: str,
+    to: str,
+    inner: bytes,
+    message_id: str | None = None,
+    detached: bool = True,
 ) -> bytes:
     """Sign, then encrypt to the gateway: the shape Outlook and Thunderbird send."""
     signed = sign(inner, cert, key, detached=detached)

@@ -90,12 +90,18 @@ class GatewayEnv:
 
     def open_store(self) -> MailboxStore:
         return MailboxStore(
-            self.config.database_url, material.master_keys(self.config),
+            self.config.database_url,
+            material.master_keys(self.config),
             material.blind_index(self.config),
         )
 
-    def add_citizen(self, hetu: str, name: str = "Testi Kansalainen",
-                    email: str | None = "kansalainen@example.fi", lang: str = "fi") -> str:
+    def add_citizen(
+        self,
+        hetu: str,
+        name: str = "Testi Kansalainen",
+        email: str | None = "kansalainen@example.fi",
+        lang: str = "fi",
+    ) -> str:
         store = self.open_store()
         try:
             return store.add_citizen(parse_hetu(hetu, allow_temporary=True), name, email, lang)
@@ -122,14 +128,22 @@ def make_env(
     root.mkdir(parents=True, exist_ok=True)
     data = data_dir or root / "var"
     config_path = root / "gateway.toml"
-    config_path.write_text(CONFIG_TEMPLATE.format(
-        domain=DOMAIN, submission=SUBMISSION, org_domain=ORG_DOMAIN, data_dir=data,
-        database_url=database_url, allow_temporary=str(allow_temporary).lower(),
-        smtp_port=free_port(), portal_port=free_port(), max_message_size=max_message_size,
-        extra_anchors="".join(f', "{p}"' for p in extra_anchors),
-        smime=", ".join(_smime_entry(*entry) for entry in smime),
-        sender_domains=", ".join(f'"{d}"' for d in sender_domains),
-    ))
+    config_path.write_text(
+        CONFIG_TEMPLATE.format(
+            domain=DOMAIN,
+            submission=SUBMISSION,
+            org_domain=ORG_DOMAIN,
+            data_dir=data,
+            database_url=database_url,
+            allow_temporary=str(allow_temporary).lower(),
+            smtp_port=free_port(),
+            portal_port=free_port(),
+            max_message_size=max_message_size,
+            extra_anchors="".join(f', "{p}"' for p in extra_anchors),
+            smime=", ".join(_smime_entry(*entry) for entry in smime),
+            sender_domains=", ".join(f'"{d}"' for d in sender_domains),
+        )
+    )
     assert cli_main(["--config", str(config_path), "init"]) == 0
     return GatewayEnv(root, config_path, load_config(config_path))
 

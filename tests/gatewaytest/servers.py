@@ -29,9 +29,12 @@ class _GatewayController(Controller):
     def factory(self) -> GatewaySMTP:
         config = self.env.config
         return GatewaySMTP(
-            self.handler, hostname=config.smtp.hostname,
-            data_size_limit=config.smtp.max_message_size, enable_SMTPUTF8=True,
-            decode_data=False, tls_context=material.smtp_tls_context(config),
+            self.handler,
+            hostname=config.smtp.hostname,
+            data_size_limit=config.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=material.smtp_tls_context(config),
             ident="Asiointitili gateway",
         )
 
@@ -45,10 +48,13 @@ class InProcessGateway:
         install_material(material.decryption_keys(config), material.trust_anchor_pems(config))
         self.store: MailboxStore = env.open_store()
         self.handler = GatewayHandler(
-            organisations=config.organisations, domains=config.domains,
-            submission_address=config.submission_address, store=self.store,
+            organisations=config.organisations,
+            domains=config.domains,
+            submission_address=config.submission_address,
+            store=self.store,
             stages=ingest_pipeline(self.store, StoreSettings(config.allow_temporary_hetus)),
-            pool=None, max_recipients=config.smtp.max_recipients,
+            pool=None,
+            max_recipients=config.smtp.max_recipients,
             allow_temporary_hetus=config.allow_temporary_hetus,
         )
         self.controller = _GatewayController(env, self.handler)
@@ -63,14 +69,14 @@ class InProcessGateway:
         self.store.close()
 
     def client(self, source: str = "127.0.0.1") -> smtplib.SMTP:
-        client = smtplib.SMTP("127.0.0.1", self.port, timeout=30,
-                              source_address=(source, 0))
+        client = smtplib.SMTP("127.0.0.1", self.port, timeout=30, source_address=(source, 0))
         client.ehlo("kunta-mx.test")
         return client
 
 
-def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
-                  ) -> None:
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -94,9 +100,17 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "--config", str(self.env.config_path),
-                 "serve"],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "--config",
+                    str(self.env.config_path),
+                    "serve",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         wait_for_port(self.env.config.smtp.listen_port, process=self.process)
         wait_for_port(self.env.config.portal.listen_port, process=self.process)

@@ -1,0 +1,1 @@
+"""Benchmarks for the gateway (`make bench`); never run as tests."""

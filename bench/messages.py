@@ -52,8 +52,6 @@ def inner(body_size: int, attachment_size: int = 0) -> bytes:
     """The clerk's content entity: a text body, and a binary attachment when asked (CRLF)."""
     msg = EmailMessage()
     msg["Subject"] = "Päätös / Beslut"
-    msg["From"] = "virkailija"  # replaced below; keeps header order realistic
-    del msg["From"]
     msg.set_content(text_of_size(body_size))
     if attachment_size:
         data = random.Random(attachment_size).randbytes(attachment_size)

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from crypto.blind_index import BlindIndex
@@ -140,5 +141,5 @@ def _initialise_demo(config: Config, created: list[str]) -> None:
     )
 
 
-def _load_cert(path: Path) -> pki.x509.Certificate:
-    return pki.x509.load_pem_x509_certificate(path.read_bytes())
+def _load_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())

@@ -42,14 +42,17 @@ def _transport(config: Config) -> Transport:
     return RelayTransport(out.relay_host, out.relay_port, starttls=out.relay_starttls)
 
 
+def crypto_workers(config: Config) -> int:
+    return config.smtp.crypto_workers or os.cpu_count() or 1
+
+
 def crypto_pool(config: Config) -> ProcessPoolExecutor:
     """Worker processes for decryption and verification, each holding the keys once.
 
     'spawn' rather than fork: the serving process has threads (database, portal) by then.
     """
-    workers = config.smtp.crypto_workers or os.cpu_count() or 1
     return ProcessPoolExecutor(
-        max_workers=workers,
+        max_workers=crypto_workers(config),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=install_material,
         initargs=(material.decryption_keys(config), material.trust_anchor_pems(config)),
@@ -66,7 +69,8 @@ async def serve(config: Config) -> None:
     pool = crypto_pool(config)
     loop = asyncio.get_running_loop()
     # Start the workers now, so that the first message does not wait for them.
-    await asyncio.gather(*(loop.run_in_executor(pool, os.getpid) for _ in range(pool._max_workers)))
+    warm_up = (loop.run_in_executor(pool, os.getpid) for _ in range(crypto_workers(config)))
+    await asyncio.gather(*warm_up)
 
     worker = OutboundWorker(
         store,

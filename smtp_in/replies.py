@@ -79,9 +79,6 @@ BAD_ADDRESS = Reply(553, "5.1.3", "Osoite on virheellinen / The address is malfo
 BAD_PARAMETER = Reply(
     555, "5.5.4", "Tuntematon tai virheellinen parametri / Unknown or malformed parameter"
 )
-SIZE_DECLARED_TOO_BIG = Reply(
-    552, "5.3.4", "Viesti on suurempi kuin sallittu koko / Message size exceeds the fixed maximum"
-)
 
 # DATA
 TOO_BIG = Reply(

@@ -90,7 +90,7 @@ class GatewaySMTP(SMTP):
                 await self.push(str(replies.BAD_PARAMETER))
                 return
             if self.data_size_limit and int(size) > self.data_size_limit:
-                await self.push(str(replies.SIZE_DECLARED_TOO_BIG))
+                await self.push(str(replies.TOO_BIG))
                 return
         if params.get("BODY", "7BIT") not in ("7BIT", "8BITMIME"):
             await self.push(str(replies.BAD_PARAMETER))
@@ -161,12 +161,12 @@ class GatewaySMTP(SMTP):
         await self.push(f"354 {replies.START_DATA.text}")
         content = await self._read_data()
         if content is None:
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push(str(replies.TOO_BIG))
             return
         self.envelope.content = self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(str(replies.ACCEPTED) if status is MISSING else status)
 
     async def _read_data(self) -> bytes | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from functools import partial
+from typing import ParamSpec, TypeVar
 
 from cryptography import x509
 
@@ -25,6 +25,9 @@ from policies.evaluate import check_signer
 from smtp_in import replies
 from smtp_in.extract import ExtractError, ExtractFailure, extract
 from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -197,10 +200,10 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
     message.duplicate = not stored.message_ids
 
 
-def _storage(call, *args):  # type: ignore[no-untyped-def]
+def _storage(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run a store call, turning storage trouble into temporary failures the sender retries."""
     try:
-        return call(*args)
+        return call(*args, **kwargs)
     except StoreFull:
         raise TempFail(replies.STORAGE_FULL) from None
     except StoreUnavailable:
@@ -217,7 +220,3 @@ def ingest_pipeline(store: MailboxStore, settings: StoreSettings) -> tuple[Stage
         Stage("policy", partial(resolve_recipients, store, settings), in_pool=False),
         Stage("store", partial(store_message, store), in_pool=False),
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -166,7 +166,7 @@ class RelayTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             # OSError covers refused connections, timeouts and ssl.SSLError (a certificate
             # that does not verify): all worth another try once the relay is fixed.
-            raise TransientDeliveryError(_describe(exc)) from exc
+            raise TransientDeliveryError(f"relay conversation failed: {_describe(exc)}") from exc
 
     async def _secure_and_login(self, client: aiosmtplib.SMTP) -> None:
         await client.ehlo()

@@ -47,7 +47,7 @@ class OutboundQueue(Protocol):
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th attempt (counting from 1) failed."""
     # The exponent is capped so a huge attempt count cannot overflow timedelta.
-    return min(FIRST_RETRY_DELAY * 1, MAX_RETRY_DELAY)
+    return min(FIRST_RETRY_DELAY * (1 << min(max(attempts - 1, 0), 16)), MAX_RETRY_DELAY)
 
 
 def gives_up(attempts: int) -> bool:

@@ -277,3 +277,22 @@ async def test_wake_sends_at_once_and_stop_ends_the_loop(
         stop.set()
         await running
     assert len(outbox_messages(outbox)) == 1
+
+
+async def test_a_broken_store_does_not_end_the_loop(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = MasterKeyRing.from_text(MasterKeyRing.generate_file_text())
+    index = BlindIndex.from_text(BlindIndex.generate_file_text())
+    # Never migrated: every claim fails inside the store.
+    broken = MailboxStore(f"sqlite:///{tmp_path / 'empty.db'}", keys, index, clock=clock)
+    worker = make_worker(broken, OutboxDirTransport(tmp_path / "outbox"), clock, poll_interval=0.01)
+    stop = asyncio.Event()
+    with caplog.at_level(logging.ERROR, logger="smtp_out"):
+        running = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.2)
+        stop.set()
+        async with asyncio.timeout(5):
+            await running
+    broken.close()
+    assert caplog.text.count("outbound queue claim failed") >= 2

@@ -1,0 +1,36 @@
+"""A throw-away gateway data directory for the benchmark, made by the tests' `make_env`.
+
+Outbound mail is held (`[outbound] mode = "hold"`): notifications are queued in the same
+transaction as the message, as always, but nothing is sent while the benchmark runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+_TESTS = Path(__file__).resolve().parent.parent / "tests"
+if str(_TESTS) not in sys.path:
+    sys.path.insert(0, str(_TESTS))
+
+from gateway.config import load_config  # noqa: E402
+from gatewaytest.env import GatewayEnv, make_env  # noqa: E402
+from gatewaytest.hetus import make_hetu  # noqa: E402
+
+MAX_MESSAGE_SIZE = 30 * 1024 * 1024
+HETU = make_hetu("131052", "-", 308)
+
+
+def bench_env(root: Path) -> tuple[GatewayEnv, str]:
+    """Initialise a data directory under `root` (30 MB size limit, outbound held) with one
+    citizen (`HETU`); returns the environment and the citizen's id."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        env = make_env(root, max_message_size=MAX_MESSAGE_SIZE)
+    text = env.config_path.read_text()
+    if 'mode = "outbox"' not in text:
+        raise RuntimeError(f"{env.config_path}: no [outbound] mode to switch to hold")
+    env.config_path.write_text(text.replace('mode = "outbox"', 'mode = "hold"', 1))
+    env = GatewayEnv(env.root, env.config_path, load_config(env.config_path))
+    return env, env.add_citizen(HETU)

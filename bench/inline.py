@@ -73,8 +73,10 @@ def naive(env: GatewayEnv, raw: bytes, runs: int) -> Split:
         t1 = time.perf_counter()
         content = pkcs7.pkcs7_decrypt_smime(raw, key.certificate, key.private_key, [])
         t2 = time.perf_counter()
-        email.message_from_bytes(content)
+        result = email.message_from_bytes(content)
         t3 = time.perf_counter()
+        if result.get_content_type() != "multipart/signed":
+            raise RuntimeError(f"naive path decrypted to {result.get_content_type()}")
         if i:
             timed.append({"email(whole)": t1 - t0, "pkcs7_decrypt_smime": t2 - t1,
                           "email(result)": t3 - t2})

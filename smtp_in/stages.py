@@ -20,7 +20,14 @@ from cryptography import x509
 
 from crypto.hetu import InvalidHetu, mask_hetu, parse_hetu
 from crypto.smime import DecryptionKey, SmimeError, SmimeFailure, open_message
-from mailbox_store import Delivery, MailboxStore, NewAttachment, StoreFull, StoreUnavailable
+from mailbox_store import (
+    CitizenNotActive,
+    Delivery,
+    MailboxStore,
+    NewAttachment,
+    StoreFull,
+    StoreUnavailable,
+)
 from policies.evaluate import check_signer
 from smtp_in import replies
 from smtp_in.extract import ExtractError, ExtractFailure, extract
@@ -204,6 +211,9 @@ def _storage(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run a store call, turning storage trouble into temporary failures the sender retries."""
     try:
         return call(*args, **kwargs)
+    except CitizenNotActive:
+        # Passivated or closed between RCPT and DATA: the same answer RCPT would now give.
+        raise Reject(replies.NO_ACCOUNT) from None
     except StoreFull:
         raise TempFail(replies.STORAGE_FULL) from None
     except StoreUnavailable:

@@ -1,9 +1,10 @@
 """The load client: C concurrent SMTP connections (aiosmtplib), each sending in sequence.
 
 Per message: MAIL, RCPT, DATA on the same connection; the latency is the DATA command to its
-final reply (the 354 round trip, the transfer and the server's work up to the 250). With a rate,
-messages get evenly spaced start times (open loop): a connection waits for the next slot, so
-latencies are not inflated by the client queueing behind itself.
+final reply (the 354 round trip, the transfer and the server's work up to the 250). Plain SMTP,
+no STARTTLS (the sink offers none; the gateway does, but does not require it). With a rate,
+message i may start at t0 + i/rate and no earlier (open loop, evenly spaced); a late one starts
+at once. Waiting for a slot or a free connection is not part of the latency.
 """
 
 from __future__ import annotations

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 from pathlib import Path
 
-_TESTS = Path(__file__).resolve().parent.parent / "tests"
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
+from gatewaytest.env import GatewayEnv, make_env
+from gatewaytest.hetus import make_hetu
 
-from gateway.config import load_config  # noqa: E402
-from gatewaytest.env import GatewayEnv, make_env  # noqa: E402
-from gatewaytest.hetus import make_hetu  # noqa: E402
+from gateway.config import load_config
 
 MAX_MESSAGE_SIZE = 30 * 1024 * 1024
 HETU = make_hetu("131052", "-", 308)

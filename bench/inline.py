@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import email
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.serialization import pkcs7
+from gatewaytest.env import GatewayEnv
 
 from gateway import material
-from gatewaytest.env import GatewayEnv
 from smtp_in.pipeline import Inbound, Recipient, run_stages
 from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
 

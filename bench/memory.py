@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatewaytest.env import GatewayEnv
+from gatewaytest.servers import ServeProcess
+
 from bench.client import Result, run_load
 from bench.messages import Clerk, batch, entity, entity_of_wire_size, wrap
 from bench.procs import Memory, process_tree
-from gatewaytest.env import GatewayEnv
-from gatewaytest.servers import ServeProcess
 
 
 @dataclass(frozen=True)
@@ -49,5 +50,6 @@ def run(env: GatewayEnv, clerk: Clerk, size: int, log_path: Path) -> MemoryResul
         after = process_tree(pid)
     finally:
         serve.stop()
-    return MemoryResult(len(big), before, {p: m for p, m in after.items() if p in before},
-                        result)
+    common = before.keys() & after.keys()  # a process that vanished has no rise to report
+    return MemoryResult(len(big), {p: m for p, m in before.items() if p in common},
+                        {p: m for p, m in after.items() if p in common}, result)

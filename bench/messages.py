@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from gatewaytest.env import GatewayEnv
 
 from gateway.demo import sign_then_encrypt
 from gateway.init import demo_clerk_address
-from gatewaytest.env import GatewayEnv
 
 _LINE = "Päätös koskee hakemustanne, joka on saapunut kuntaan. Lisätiedot alla.\n"
 

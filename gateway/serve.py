@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 
 import uvicorn
 
 from crypto.hetu import parse_hetu
+from crypto.smime import DecryptionKey
 from gateway import material
 from gateway.config import Config
 from gateway.web.app import create_app
@@ -26,6 +29,8 @@ from smtp_out.transport import OutboxDirTransport, RelayTransport, Transport
 from smtp_out.worker import OutboundWorker
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class _Portal(uvicorn.Server):
@@ -42,6 +47,13 @@ def _transport(config: Config) -> Transport:
     return RelayTransport(out.relay_host, out.relay_port, starttls=out.relay_starttls)
 
 
+def _start_crypto_worker(keys: Sequence[DecryptionKey], anchors_pem: Mapping[str, bytes]) -> None:
+    # A worker holds the gateway's private keys: if `serve` is killed, it must not linger.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    install_material(keys, anchors_pem)
+
+
 def crypto_workers(config: Config) -> int:
     return config.smtp.crypto_workers or os.cpu_count() or 1
 
@@ -54,7 +66,7 @@ def crypto_pool(config: Config) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=crypto_workers(config),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=install_material,
+        initializer=_start_crypto_worker,
         initargs=(material.decryption_keys(config), material.trust_anchor_pems(config)),
     )
 

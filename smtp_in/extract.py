@@ -20,7 +20,10 @@ content.  Design choices worth knowing:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import quopri
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -203,14 +206,30 @@ class _Walker:
             raise ExtractError(ExtractFailure.PARTIAL, "message/partial is not accepted")
         payload = part.get_payload()
         children = _children(payload)
-        if ctype in ("message/rfc822", "message/global") and children:
-            self.scan(children[0], depth + 1)
-            enclosed = _as_received(children[0], self.linesep)
-            self.body.attach(part.get_filename(), "message/rfc822", enclosed, ".eml")
+        if ctype in ("message/rfc822", "message/global"):
+            self._enclosed(part, children, depth)
         elif part.is_multipart() and isinstance(payload, list):
             self._walk_multipart(part, children, depth)
         else:
             self._leaf(part, ctype, in_alternative)
+
+    def _enclosed(self, part: Message, children: list[EmailMessage], depth: int) -> None:
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if cte in ("base64", "quoted-printable"):
+            # An encoded enclosed message breaks RFC 2046 s5.2.1 and `email` parses the encoded
+            # text as if it were the message; decode it so that what it encloses is scanned too.
+            encoded = (
+                _as_received(children[0], "\n") if children
+                else str(part.get_payload()).encode("ascii", "replace")
+            )
+            data = _decode_transfer(encoded, cte)
+            self.scan(BytesParser(policy=_POLICY).parsebytes(data), depth + 1)
+        elif children:
+            self.scan(children[0], depth + 1)
+            data = _as_received(children[0], self.linesep)
+        else:
+            data = _decoded_payload(part)
+        self.body.attach(part.get_filename(), "message/rfc822", data, ".eml")
 
     def scan(self, part: Message, depth: int) -> None:
         """Check an enclosed message for fragments and size without extracting it."""
@@ -281,6 +300,15 @@ def _children(payload: object) -> list[EmailMessage]:
     if not isinstance(payload, list):
         return []
     return [child for child in payload if isinstance(child, EmailMessage)]
+
+
+def _decode_transfer(encoded: bytes, cte: str) -> bytes:
+    if cte == "quoted-printable":
+        return quopri.decodestring(encoded)
+    try:
+        return base64.b64decode(b"".join(encoded.split()), validate=False)
+    except binascii.Error:
+        raise ExtractError(ExtractFailure.MALFORMED, "an enclosed message is not base64") from None
 
 
 def _decoded_payload(part: Message) -> bytes:

@@ -70,6 +70,11 @@ NO_ACCOUNT = Reply(
 TOO_MANY_RECIPIENTS = Reply(
     452, "4.5.3", "Liian monta vastaanottajaa / Too many recipients in one message"
 )
+CANNOT_VRFY = Reply(
+    252, "2.5.0",
+    "Osoitteita ei vahvisteta; vastaus tulee RCPT-komentoon / "
+    "Addresses are not verified; RCPT gives the answer",
+)
 NEED_MAIL = Reply(503, "5.5.1", "Anna ensin MAIL FROM / Send MAIL FROM first")
 NESTED_MAIL = Reply(503, "5.5.1", "MAIL FROM on jo annettu / MAIL FROM was already given")
 NEED_RCPT = Reply(503, "5.5.1", "Anna ensin RCPT TO / Send RCPT TO first")

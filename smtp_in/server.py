@@ -11,6 +11,7 @@ Overridden, each for a reason:
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 from typing import Any
@@ -56,8 +57,42 @@ class GatewayEnvelope(Envelope):
 
 
 class GatewaySMTP(SMTP):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # aiosmtpd keeps these limits in a dict shared by all sessions and grows it on every EHLO;
+        # ours is per session and fixed: room for SIZE, BODY, SMTPUTF8, RET and ENVID on MAIL,
+        # NOTIFY and ORCPT on RCPT (RFC 1869 section 4.1.2, RFC 3461).
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, {"MAIL": 512 + 200, "RCPT": 512 + 600}
+        )
+
     def _create_envelope(self) -> GatewayEnvelope:
         return GatewayEnvelope()
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str | None) -> None:  # noqa: N802 - aiosmtpd's naming
+        # Rebuilt to advertise ENHANCEDSTATUSCODES and to offer no AUTH until it is configured.
+        if not hostname:
+            await self.push("501 5.5.4 Syntax: EHLO hostname")
+            return
+        assert self.session is not None
+        self._set_rset_state()  # type: ignore[no-untyped-call]
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        lines = [self.hostname, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+        if self.data_size_limit:
+            lines.insert(1, f"SIZE {self.data_size_limit}")
+        if self.tls_context and not self._tls_protocol:
+            lines.append("STARTTLS")
+        lines.append("HELP")
+        for line in lines[:-1]:
+            await SMTP.push(self, f"250-{line}")  # EHLO lines carry no enhanced code
+        await SMTP.push(self, f"250 {lines[-1]}")
+
+    @syntax("VRFY <address>")
+    async def smtp_VRFY(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's naming
+        # Never confirms an address (that would reveal who has an account), and never echoes it.
+        await self.push(str(replies.CANNOT_VRFY))
 
     async def push(self, status: str | bytes) -> None:
         line = status.encode("ascii", "replace") if isinstance(status, str) else status

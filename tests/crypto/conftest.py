@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from gatewaytest.corpus import SMIME
 
 from crypto.certs import load_decryption_key
 from crypto.smime import DecryptionKey
 
-CORPUS = Path("/work/shared/corpus/smime/thunderbird")
+CORPUS = SMIME
 
 
 def openssl(*args: str | Path, stdin: bytes | None = None) -> bytes:

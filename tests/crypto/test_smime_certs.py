@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from gatewaytest.corpus import SMIME
 
 from crypto.certs import certificate_emails, load_decryption_key
 from crypto.smime import open_message
 
-CORPUS = Path("/work/shared/corpus/smime/thunderbird")
+CORPUS = SMIME
 
 
 def test_pem_certificate_and_key_load(pki: Any) -> None:

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from gatewaytest.corpus import SMIME
 
 from crypto.smime import DecryptionKey, OpenedMessage, SmimeError, SmimeFailure, open_message
 
-CORPUS = Path("/work/shared/corpus/smime/thunderbird")
+CORPUS = SMIME
 Encrypt = Callable[..., bytes]
 # Alice's and Bob's certificates are valid from 2026-01-26 14:38 to 2031-01-26.
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -41,7 +41,8 @@ def inner_message(
     for name, ctype, data in attachments:
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    # `email` leaves bare LFs inside enclosed message/* parts even with linesep CRLF.
+    return crlf(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
 
 
 def sign(

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from gatewaytest.corpus import MIME
 
 from smtp_in.extract import (
     MAX_DEPTH,
@@ -26,7 +27,7 @@ from smtp_in.extract import (
     extract,
 )
 
-CORPUS = Path("/work/shared/corpus/mime")
+CORPUS = MIME
 MIME_FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file())
 OUTER = b"From: Outer Sender <Clerk@Kunta.EXAMPLE>\r\nSubject: outer\r\nMessage-ID: <outer@x>\r\n"
 

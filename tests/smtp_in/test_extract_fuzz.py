@@ -10,12 +10,13 @@ import random
 import time
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
+
+from gatewaytest.corpus import MIME
 
 from smtp_in.extract import ExtractedMessage, ExtractError, extract
 from smtp_in.tnef import TnefError, unpack_tnef
 
-CORPUS = Path("/work/shared/corpus/mime")
+CORPUS = MIME
 TOKENS = [
     b"\r\n",
     b"\r\n\r\n",

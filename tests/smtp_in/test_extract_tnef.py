@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import struct
 import time
-from pathlib import Path
 
 import pytest
+from gatewaytest.corpus import MIME
 
 from smtp_in.tnef import TnefError, unpack_tnef
 
-CORPUS = Path("/work/shared/corpus/mime/mimekit")
+CORPUS = MIME / "mimekit"
 SIGNATURE = struct.pack("<IH", 0x223E9F78, 0)
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from gatewaytest.clerk import crlf, encrypt, inner_message, openssl
+from gatewaytest.corpus import SMIME as CORPUS
 from gatewaytest.env import DOMAIN, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
 from gatewaytest.smtp_fixtures import Answer, assert_refused, send, use_material_of
 
-CORPUS = Path("/work/shared/corpus/smime/thunderbird")
 HETU = make_hetu("131052", "-", 308)
 RCPT = f"{HETU}@{DOMAIN}"
 _CONTENT_HEADER = re.compile(rb"^(content-[a-z-]+|mime-version)\s*:", re.IGNORECASE)

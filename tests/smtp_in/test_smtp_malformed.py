@@ -7,12 +7,14 @@ the clerk's From applies and the content reaches MIME extraction. The listener k
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gatewaytest.clerk import crlf
+from gatewaytest.corpus import MIME
 from gatewaytest.env import CLERK, DOMAIN, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
@@ -20,7 +22,6 @@ from gatewaytest.smtp_fixtures import Answer, assert_refused, decision, send, wr
 
 from smtp_in.extract import extract
 
-MIME = Path("/work/shared/corpus/mime")
 FILES = sorted(p for p in MIME.rglob("*") if p.is_file())
 HETU = make_hetu("131052", "-", 308)
 RCPT = f"{HETU}@{DOMAIN}"
@@ -106,11 +107,30 @@ def test_message_partial_fragments_are_refused(
     answer = send(gateway.port, wrap_entity(env, fragment, RCPT), [RCPT])
     assert_refused(answer, 550, "5.6.1", gateway.store, before)
     assert "partial" in answer.text
-    # A fragment enclosed as an attached message is no way around it.
-    enclosed = decision(env, RCPT, attachments=(("osa.eml", "message/rfc822", fragment),))
-    answer = send(gateway.port, enclosed, [RCPT])
+    # A fragment enclosed as an attached message (7bit, as RFC 2046 requires) is no way around.
+    answer = send(gateway.port, wrap_entity(env, enclosing(fragment), RCPT), [RCPT])
     assert_refused(answer, 550, "5.6.1", gateway.store, before)
     assert "partial" in answer.text
+
+
+def enclosing(fragment: bytes, cte: str = "7bit") -> bytes:
+    body = fragment if cte == "7bit" else base64.encodebytes(fragment)
+    return crlf(
+        b'Subject: Liite\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n\n'
+        b"--b1\nContent-Type: text/plain\n\nOhessa.\n--b1\nContent-Type: message/rfc822\n"
+        b"Content-Transfer-Encoding: " + cte.encode() + b"\n"
+        b'Content-Disposition: attachment; filename="osa.eml"\n\n' + body + b"\n--b1--\n"
+    )
+
+
+def test_message_partial_in_base64_message_rfc822_is_refused(
+    gw: tuple[GatewayEnv, InProcessGateway],
+) -> None:
+    env, gateway = gw
+    fragment = without_from((MIME / "mimekit" / "partial-rfc2046.0.eml").read_bytes())
+    before = gateway.store.table_counts()
+    answer = send(gateway.port, wrap_entity(env, enclosing(fragment, "base64"), RCPT), [RCPT])
+    assert_refused(answer, 550, "5.6.1", gateway.store, before)
 
 
 def test_tnef_message_is_stored_as_extract_gives_it(

@@ -17,14 +17,13 @@ from collections.abc import Sequence
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from crypto._cms_types import DecryptionKey, SmimeError, SmimeFailure
+from crypto._cms_types import DecryptionKey, SmimeError, SmimeFailure, same_name
 
 _AES_CBC_KEY_BYTES = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
 _AES_GCM_KEY_BYTES = {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}
@@ -52,9 +51,7 @@ def _rid_matches(rid: asn1_cms.RecipientIdentifier, certificate: x509.Certificat
         issuer_serial = rid.chosen
         if issuer_serial["serial_number"].native != certificate.serial_number:
             return False
-        issuer = asn1_x509.Name.load(certificate.issuer.public_bytes())
-        # asn1crypto compares names after RFC 5280 string preparation, not byte for byte.
-        return bool(issuer_serial["issuer"] == issuer)
+        return same_name(issuer_serial["issuer"], certificate.issuer)
     if rid.name == "subject_key_identifier":
         try:
             ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)

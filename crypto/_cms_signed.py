@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from crypto._cms_types import Signer, SmimeError, SmimeFailure
+from crypto._cms_types import Signer, SmimeError, SmimeFailure, same_name
 from crypto.certs import certificate_emails, check_for_email, verify_chain
 
 # How far a sender's clock may run ahead of ours before a signing time counts as "future".
@@ -109,8 +109,7 @@ def _find_certificate(
             wanted = sid.chosen
             if wanted["serial_number"].native != cert.serial_number:
                 continue
-            issuer = asn1_cms.Name.load(cert.issuer.public_bytes())
-            if wanted["issuer"] == issuer:
+            if same_name(wanted["issuer"], cert.issuer):
                 return cert
         elif sid.name == "subject_key_identifier":
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -101,3 +102,15 @@ class SmimeError(Exception):
 
     def __str__(self) -> str:
         return f"{self.failure.name}: {self.detail}" if self.detail else self.failure.name
+
+
+def same_name(asn1_name: Any, certificate_name: x509.Name) -> bool:
+    """Whether an asn1crypto Name from a CMS structure names the same entity as a certificate's.
+
+    Byte-equal DER is the usual case and costs nothing; only otherwise does asn1crypto compare
+    after RFC 5280 string preparation, which is slow enough to matter on every message.
+    """
+    der = certificate_name.public_bytes()
+    if asn1_name.dump() == der:
+        return True
+    return bool(asn1_name == type(asn1_name).load(der))

@@ -9,7 +9,9 @@ ring under `citizens/<id>/data_key`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -81,6 +83,12 @@ class StoreCore:
         self._engine = make_engine(url)
         # Same pool, but transactions begin with BEGIN IMMEDIATE on SQLite (see engine.py).
         self._writer = self._engine.execution_options(**WRITE)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # SQLite's busy handler (1, 2, 5, 10... ms). Threads of this process queue here instead,
+        # which costs nothing; the busy timeout is left for other processes (the CLI).
+        self._write_lock: threading.RLock | contextlib.nullcontext[None] = (
+            threading.RLock() if self._engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self._keys = keys
         self._index = index
         self._clock = clock
@@ -96,7 +104,7 @@ class StoreCore:
 
     @contextmanager
     def _write(self, operation: str) -> Iterator[Connection]:
-        with translate_errors(operation), self._writer.begin() as connection:
+        with self._write_lock, translate_errors(operation), self._writer.begin() as connection:
             yield connection
 
     @contextmanager

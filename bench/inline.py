@@ -42,13 +42,13 @@ def ours(env: GatewayEnv, citizen_id: str, make: Callable[[int], bytes], runs: i
     """`make(i)` gives the i-th copy of the message (fresh Message-ID: no duplicate short-cut).
     Run 0 warms caches and is not counted."""
     config = env.config
-    install_material(material.decryption_keys(config), material.trust_anchor_pems(config))
+    install_material(*material.crypto_material_args(config))
     store = env.open_store()
     try:
         stages = ingest_pipeline(store, StoreSettings(config.allow_temporary_hetus))
         timed: list[Timings] = []
         for i in range(runs + 1):
-            message = Inbound(raw=make(i), organisation=config.organisations[0],
+            message = Inbound(raw=make(i), organisation_id=config.organisations[0].id,
                               recipients=(Recipient(citizen_id),), received_at=datetime.now(UTC))
             parts: Timings = {}
             for stage in stages:

@@ -12,6 +12,7 @@ from crypto.certs import load_decryption_key
 from crypto.sealing import MasterKeyRing
 from crypto.smime import DecryptionKey
 from gateway.config import Config, ConfigError
+from policies.model import Organisation
 
 
 def _read(config: Config, key: str, path: Path) -> bytes:
@@ -58,6 +59,13 @@ def trust_anchor_pems(config: Config) -> dict[str, bytes]:
             pems.append(data)
         anchors[org.id] = b"\n".join(pems)
     return anchors
+
+
+def crypto_material_args(
+    config: Config,
+) -> tuple[tuple[DecryptionKey, ...], dict[str, bytes], tuple[Organisation, ...]]:
+    """What each crypto process needs (`smtp_in.stages.install_material`), in pickleable form."""
+    return decryption_keys(config), trust_anchor_pems(config), config.organisations
 
 
 def gateway_certificate_pem(config: Config) -> bytes:

@@ -22,6 +22,7 @@ from gateway import material
 from gateway.config import Config
 from gateway.web.app import create_app
 from mailbox_store import MailboxStore
+from policies.model import Organisation
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
 from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
@@ -47,11 +48,15 @@ def _transport(config: Config) -> Transport:
     return RelayTransport(out.relay_host, out.relay_port, starttls=out.relay_starttls)
 
 
-def _start_crypto_worker(keys: Sequence[DecryptionKey], anchors_pem: Mapping[str, bytes]) -> None:
+def _start_crypto_worker(
+    keys: Sequence[DecryptionKey],
+    anchors_pem: Mapping[str, bytes],
+    organisations: Sequence[Organisation],
+) -> None:
     # A worker holds the gateway's private keys: if `serve` is killed, it must not linger.
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    install_material(keys, anchors_pem)
+    install_material(keys, anchors_pem, organisations)
 
 
 def crypto_workers(config: Config) -> int:
@@ -67,7 +72,7 @@ def crypto_pool(config: Config) -> ProcessPoolExecutor:
         max_workers=crypto_workers(config),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_crypto_worker,
-        initargs=(material.decryption_keys(config), material.trust_anchor_pems(config)),
+        initargs=material.crypto_material_args(config),
     )
 
 

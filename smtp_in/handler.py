@@ -10,7 +10,9 @@ import asyncio
 import ipaddress
 import logging
 import re
+import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -33,6 +35,35 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class ActiveCitizens:
+    """A short-lived memory of which HETUs have an active account, for answering RCPT.
+
+    Only positive answers are kept, for `ttl` seconds. It is safe to be briefly stale: the store
+    checks every recipient's status again under lock when it commits, and a citizen passivated
+    meanwhile gets the same no-account answer at DATA.
+    """
+
+    def __init__(self, store: MailboxStore, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.store, self.ttl, self.size = store, ttl, size
+        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def cached(self, hetu: str) -> str | None:
+        hit = self._known.get(hetu)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def look_up(self, hetu: str) -> str | None:
+        """The store's answer (blocking: run it in a thread), remembered when positive."""
+        citizen_id = self.store.active_citizen_id(hetu)
+        if citizen_id is not None:
+            self._known[hetu] = (citizen_id, time.monotonic() + self.ttl)
+            self._known.move_to_end(hetu)
+            while len(self._known) > self.size:
+                self._known.popitem(last=False)
+        return citizen_id
+
+
 class GatewayHandler:
     def __init__(
         self,
@@ -51,7 +82,7 @@ class GatewayHandler:
         self.organisations = tuple(organisations)
         self.domains = {d.lower() for d in domains}
         self.submission_address = submission_address.lower()
-        self.store = store
+        self.citizens = ActiveCitizens(store)
         self.stages = tuple(stages)
         self.pool = pool
         self.max_recipients = max_recipients
@@ -115,10 +146,12 @@ class GatewayHandler:
         # Temporary codes are valid syntax, but only test environments have accounts for them.
         if is_temporary(hetu) and not self.allow_temporary_hetus:
             return replies.NO_ACCOUNT, None
-        try:
-            citizen_id = await asyncio.to_thread(self.store.active_citizen_id, hetu)
-        except StoreError:
-            return replies.TEMPORARY_FAILURE, None
+        citizen_id = self.citizens.cached(hetu)
+        if citizen_id is None:
+            try:
+                citizen_id = await asyncio.to_thread(self.citizens.look_up, hetu)
+            except StoreError:
+                return replies.TEMPORARY_FAILURE, None
         if citizen_id is None:
             return replies.NO_ACCOUNT, None
         return replies.RECIPIENT_OK, citizen_id
@@ -131,7 +164,7 @@ class GatewayHandler:
         organisation: Organisation = session.organisation
         message = Inbound(
             raw=content,
-            organisation=organisation,
+            organisation_id=organisation.id,
             recipients=tuple(envelope.recipients),
             received_at=self.clock(),
         )

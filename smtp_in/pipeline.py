@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crypto.smime import OpenedMessage
-from policies.model import Organisation
 from smtp_in.extract import ExtractedMessage
 from smtp_in.replies import Reply
 
@@ -50,7 +49,7 @@ class Inbound:
     """Everything the pipeline knows about one message, filled in stage by stage."""
 
     raw: bytes
-    organisation: Organisation
+    organisation_id: str  # the organisation itself is looked up, not shipped to the pool
     recipients: tuple[Recipient, ...]
     received_at: datetime
     header_block: bytes = b""

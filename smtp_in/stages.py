@@ -29,6 +29,7 @@ from mailbox_store import (
     StoreUnavailable,
 )
 from policies.evaluate import check_signer
+from policies.model import Organisation
 from smtp_in import replies
 from smtp_in.extract import ExtractError, ExtractFailure, extract
 from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
@@ -43,17 +44,23 @@ class CryptoMaterial:
 
     keys: tuple[DecryptionKey, ...]
     anchors: Mapping[str, tuple[x509.Certificate, ...]]
+    organisations: Mapping[str, Organisation]
 
 
 _material: CryptoMaterial | None = None
 
 
-def install_material(keys: Sequence[DecryptionKey], anchors_pem: Mapping[str, bytes]) -> None:
+def install_material(
+    keys: Sequence[DecryptionKey],
+    anchors_pem: Mapping[str, bytes],
+    organisations: Sequence[Organisation],
+) -> None:
     """Process-pool initializer (and the inline set-up): keep the keys for this process."""
     global _material
     _material = CryptoMaterial(
         tuple(keys),
         {org: tuple(x509.load_pem_x509_certificates(pem)) for org, pem in anchors_pem.items()},
+        {org.id: org for org in organisations},
     )
 
 
@@ -100,7 +107,7 @@ _SMIME_REPLIES = {
 def unwrap(message: Inbound) -> None:
     """Decrypt with the gateway's keys and verify every signature and its chain."""
     material = _crypto_material()
-    anchors = material.anchors.get(message.organisation.id, ())
+    anchors = material.anchors.get(message.organisation_id, ())
     try:
         message.opened = open_message(message.raw, material.keys, anchors, now=message.received_at)
     except SmimeError as exc:
@@ -126,7 +133,8 @@ def verify(message: Inbound) -> None:
     inner_from = _from_address(_header_block(message.opened.content))
     sender = inner_from or _from_address(message.header_block)
     signer = message.opened.signers[0]
-    decision = check_signer(message.organisation, sender, signer.email_addresses)
+    organisation = _crypto_material().organisations[message.organisation_id]
+    decision = check_signer(organisation, sender, signer.email_addresses)
     message.trace.extend(decision.trace)
     if not decision.allowed:
         raise Reject(
@@ -191,7 +199,7 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
     # A message without a Message-ID is recognised again by its exact bytes.
     message_id = extracted.message_id or "sha256:" + hashlib.sha256(message.raw).hexdigest()
     delivery = Delivery(
-        organisation_id=message.organisation.id,
+        organisation_id=message.organisation_id,
         message_id=message_id,
         sender_address=extracted.from_address,
         subject=extracted.subject,

@@ -45,7 +45,7 @@ class InProcessGateway:
     def __init__(self, env: GatewayEnv) -> None:
         quiet_aiosmtpd_logging()
         config = env.config
-        install_material(material.decryption_keys(config), material.trust_anchor_pems(config))
+        install_material(*material.crypto_material_args(config))
         self.store: MailboxStore = env.open_store()
         self.handler = GatewayHandler(
             organisations=config.organisations,

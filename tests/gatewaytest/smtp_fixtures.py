@@ -204,4 +204,4 @@ def use_material_of(env: GatewayEnv) -> None:
     """InProcessGateway installs its keys process-wide (`install_material`): the most recently
     constructed gateway's keys win. Call this to make `env`'s keys the active ones again."""
     config = env.config
-    install_material(material.decryption_keys(config), material.trust_anchor_pems(config))
+    install_material(*material.crypto_material_args(config))

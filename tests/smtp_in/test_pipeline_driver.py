@@ -24,7 +24,7 @@ ORG = Organisation(
 
 
 def _message() -> Inbound:
-    return Inbound(raw=b"x" * 100_000, organisation=ORG, recipients=(Recipient("c1"),),
+    return Inbound(raw=b"x" * 100_000, organisation_id=ORG.id, recipients=(Recipient("c1"),),
                    received_at=datetime.now(UTC))
 
 

@@ -6,21 +6,18 @@ unreachable the PostgreSQL cases are skipped, except in CI (env CI=true), where 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from gatewaytest.postgres import temporary_schema
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from crypto.blind_index import BlindIndex
 from crypto.sealing import MasterKeyRing
 from mailbox_store import MailboxStore
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLES = ("attachments", "messages", "events", "outbound_queue", "sessions", "citizens")
 
 
@@ -49,24 +46,8 @@ def index() -> BlindIndex:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    admin = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is unreachable, and CI requires it")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
-    schema = f"mailbox_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema("mailbox_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import smtplib
 from pathlib import Path
 
 import pytest
-
 from gatewaytest.clerk import clerk_message, inner_message
 from gatewaytest.env import CLERK, DOMAIN, make_env
 from gatewaytest.hetus import make_hetu

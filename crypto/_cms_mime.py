@@ -51,7 +51,13 @@ class Entity:
 
 
 def canonical_crlf(data: bytes) -> bytes:
-    """Return `data` with every line ending as CRLF (bytes.replace runs in C, fast on MBs)."""
+    """Return `data` with every line ending as CRLF.
+
+    Mail that arrived over SMTP already is, so count first (no copy) and rewrite only when
+    some line ends in a bare LF: two replaces cost milliseconds on a large message.
+    """
+    if data.count(b"\n") == data.count(b"\r\n"):
+        return data
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
-
-from gateway import pki
-from gateway.material import gateway_certificate_pem
 from gatewaytest.clerk import clerk_message, inner_message
 from gatewaytest.env import CLERK, DOMAIN, SUBMISSION, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
 from gatewaytest.smtp_fixtures import send
+
+from gateway import pki
+from gateway.material import gateway_certificate_pem
 
 HETU = make_hetu("131052", "-", 308)
 

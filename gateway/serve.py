@@ -4,35 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
-import multiprocessing
 import os
 import signal
-import sys
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from datetime import timedelta
 
 import uvicorn
 
 from crypto.hetu import parse_hetu
-from crypto.smime import DecryptionKey
 from gateway import material
 from gateway.config import Config
 from gateway.web.app import create_app
 from mailbox_store import MailboxStore
-from policies.model import Organisation
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
 from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
+from smtp_in.workers import StageWorkers
 from smtp_out.transport import OutboxDirTransport, RelayTransport, Transport
 from smtp_out.worker import OutboundWorker
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1  # prctl(2)
-
 
 class _Portal(uvicorn.Server):
     # The gateway owns signal handling for all three parts; uvicorn must not take it over.
@@ -48,31 +40,12 @@ def _transport(config: Config) -> Transport:
     return RelayTransport(out.relay_host, out.relay_port, starttls=out.relay_starttls)
 
 
-def _start_crypto_worker(
-    keys: Sequence[DecryptionKey],
-    anchors_pem: Mapping[str, bytes],
-    organisations: Sequence[Organisation],
-) -> None:
-    # A worker holds the gateway's private keys: if `serve` is killed, it must not linger.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    install_material(keys, anchors_pem, organisations)
-
-
-def crypto_workers(config: Config) -> int:
-    return config.smtp.crypto_workers or os.cpu_count() or 1
-
-
-def crypto_pool(config: Config) -> ProcessPoolExecutor:
-    """Worker processes for decryption and verification, each holding the keys once.
-
-    'spawn' rather than fork: the serving process has threads (database, portal) by then.
-    """
-    return ProcessPoolExecutor(
-        max_workers=crypto_workers(config),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_crypto_worker,
-        initargs=material.crypto_material_args(config),
+def stage_workers(config: Config) -> StageWorkers:
+    """Processes for decryption, verification and MIME parsing, each holding the keys once."""
+    return StageWorkers(
+        config.smtp.crypto_workers or os.cpu_count() or 1,
+        install_material,
+        material.crypto_material_args(config),
     )
 
 
@@ -83,13 +56,11 @@ async def serve(config: Config) -> None:
     )
     store.migrate()
     tls = material.smtp_tls_context(config)
-    pool = crypto_pool(config)
+    workers = stage_workers(config)
+    await workers.start()
     loop = asyncio.get_running_loop()
-    # Start the workers now, so that the first message does not wait for them.
-    warm_up = (loop.run_in_executor(pool, os.getpid) for _ in range(crypto_workers(config)))
-    await asyncio.gather(*warm_up)
 
-    worker = OutboundWorker(
+    outbound = OutboundWorker(
         store,
         _transport(config),
         from_address=config.outbound.from_address,
@@ -102,10 +73,10 @@ async def serve(config: Config) -> None:
         submission_address=config.submission_address,
         store=store,
         stages=ingest_pipeline(store, StoreSettings(config.allow_temporary_hetus)),
-        pool=pool,
+        pool=workers,
         max_recipients=config.smtp.max_recipients,
         allow_temporary_hetus=config.allow_temporary_hetus,
-        on_delivered=worker.wake,
+        on_delivered=outbound.wake,
     )
     smtp = await loop.create_server(
         lambda: GatewaySMTP(
@@ -147,7 +118,7 @@ async def serve(config: Config) -> None:
     tasks = [asyncio.create_task(portal.serve(), name="portal")]
     # "hold" keeps outgoing mail queued (maintenance, benchmarks); it is sent once mode changes.
     if config.outbound.mode != "hold":
-        tasks.append(asyncio.create_task(worker.run(stop), name="outbound"))
+        tasks.append(asyncio.create_task(outbound.run(stop), name="outbound"))
     log.info(
         "serving SMTP on %s:%d and the portal on %s:%d",
         config.smtp.listen_host,
@@ -167,5 +138,5 @@ async def serve(config: Config) -> None:
         portal.should_exit = True
         await smtp.wait_closed()
         await asyncio.gather(*tasks, return_exceptions=True)
-        pool.shutdown(wait=True, cancel_futures=True)
+        await workers.close()
         store.close()

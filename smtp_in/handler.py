@@ -14,7 +14,6 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from mailbox_store import MailboxStore, StoreError
 from policies.evaluate import identify_peer
 from policies.model import Organisation
 from smtp_in import replies
-from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, run_pipeline
+from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, StagePool, run_pipeline
 from smtp_in.server import GatewayEnvelope
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class GatewayHandler:
         submission_address: str,
         store: MailboxStore,
         stages: Sequence[Stage],
-        pool: Executor | None,
+        pool: StagePool | None,
         max_recipients: int,
         allow_temporary_hetus: bool,
         on_delivered: Callable[[], None] = lambda: None,

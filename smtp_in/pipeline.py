@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from crypto.smime import OpenedMessage
 from smtp_in.extract import ExtractedMessage
 from smtp_in.replies import Reply
+
+T = TypeVar("T")
 
 
 class Outcome(Exception):  # noqa: N818 - an outcome, not an error
@@ -72,10 +74,17 @@ class Stage:
     in_pool: bool
 
 
-async def run_pipeline(stages: Sequence[Stage], message: Inbound, pool: Executor | None) -> Inbound:
+class StagePool(Protocol):
+    """Runs a picklable call in another process (smtp_in.workers.StageWorkers)."""
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T: ...
+
+
+async def run_pipeline(
+    stages: Sequence[Stage], message: Inbound, pool: StagePool | None
+) -> Inbound:
     """Run the stages in order: pool stages in `pool` (inline when None), the others, which do
     blocking I/O such as database look-ups and the commit, in a thread."""
-    loop = asyncio.get_running_loop()
     i = 0
     while i < len(stages):
         j = i + 1
@@ -88,7 +97,7 @@ async def run_pipeline(stages: Sequence[Stage], message: Inbound, pool: Executor
             run_stages(batch, message)
         else:
             raw = message.raw
-            message = await loop.run_in_executor(pool, run_stages_slimmed, batch, message)
+            message = await pool.run(run_stages_slimmed, batch, message)
             message.raw = raw
         i = j
     return message

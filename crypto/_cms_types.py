@@ -65,6 +65,9 @@ class OpenedMessage:
     content: bytes
     signers: tuple[Signer, ...]
     encrypted: bool
+    # The outermost signed entity exactly as it stood once the encryption around it was removed
+    # (the whole message for encrypt-then-sign): verifiable later with public certificates only.
+    evidence: bytes = b""
 
 
 class SmimeFailure(enum.Enum):

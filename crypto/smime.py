@@ -132,6 +132,8 @@ def open_message(
     content = raw
     signers: list[Signer] = []
     encrypted = False
+    evidence = b""
+
     for depth in range(_MAX_LAYERS + 1):
         entity = split_entity(content)
         if not (entity.is_cms or entity.is_smime_multipart_signed):
@@ -149,6 +151,8 @@ def open_message(
             # asn1crypto parses lazily, so a broken structure surfaces wherever it is first
             # touched; all of those are one answer to the sender.
             raise SmimeError(SmimeFailure.MALFORMED, "unparseable CMS structure") from exc
+        if layer[1] and not signers:
+            evidence = content
         content, layer_signers, layer_encrypted = layer
         signers.extend(layer_signers)
         encrypted = encrypted or layer_encrypted
@@ -156,4 +160,4 @@ def open_message(
         raise SmimeError(SmimeFailure.NOT_ENCRYPTED, "message was signed but not encrypted")
     if not signers:
         raise SmimeError(SmimeFailure.UNSIGNED, "decrypted content carries no signature")
-    return OpenedMessage(canonical_crlf(content), tuple(signers), encrypted)
+    return OpenedMessage(canonical_crlf(content), tuple(signers), encrypted, evidence)

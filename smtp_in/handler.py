@@ -160,6 +160,8 @@ class GatewayHandler:
     ) -> str:
         content = envelope.content
         assert isinstance(content, bytes)
+        # The pipeline owns the bytes now; aiosmtpd's envelope need not keep them alive.
+        envelope.content = envelope.original_content = None
         organisation: Organisation = session.organisation
         message = Inbound(
             raw=content,
@@ -167,6 +169,7 @@ class GatewayHandler:
             recipients=tuple(envelope.recipients),
             received_at=self.clock(),
         )
+        del content
         try:
             message = await run_pipeline(self.stages, message, self.pool)
         except Outcome as outcome:

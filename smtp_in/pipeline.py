@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -55,6 +55,8 @@ class Inbound:
     recipients: tuple[Recipient, ...]
     received_at: datetime
     header_block: bytes = b""
+    evidence: bytes = b""  # what is kept of the original: see stages.unwrap
+    fallback_id: str = ""  # identifies a message without a Message-ID (its digest)
     opened: OpenedMessage | None = None
     extracted: ExtractedMessage | None = None
     citizen_ids: tuple[str, ...] = ()
@@ -63,7 +65,7 @@ class Inbound:
 
     def slimmed(self) -> Inbound:
         """The context without its bulky bytes, for the trip back from the process pool."""
-        opened = self.opened and dataclasses.replace(self.opened, content=b"")
+        opened = self.opened and dataclasses.replace(self.opened, content=b"", evidence=b"")
         return dataclasses.replace(self, raw=b"", opened=opened)
 
 
@@ -77,7 +79,9 @@ class Stage:
 class StagePool(Protocol):
     """Runs a picklable call in another process (smtp_in.workers.StageWorkers)."""
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T: ...
+    def run(self, func: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """Take the call's arguments now (pickled at once); the awaitable gives its result."""
+        ...
 
 
 async def run_pipeline(
@@ -96,9 +100,11 @@ async def run_pipeline(
         elif pool is None:
             run_stages(batch, message)
         else:
-            raw = message.raw
-            message = await pool.run(run_stages_slimmed, batch, message)
-            message.raw = raw
+            pending = pool.run(run_stages_slimmed, batch, message)
+            # The workers have the message now; later stages need only what they return, so
+            # a large message is not held here twice over.
+            message.raw = b""
+            message = await pending
         i = j
     return message
 

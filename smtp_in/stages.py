@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -112,6 +113,36 @@ def unwrap(message: Inbound) -> None:
         message.opened = open_message(message.raw, material.keys, anchors, now=message.received_at)
     except SmimeError as exc:
         raise Reject(_SMIME_REPLIES[exc.failure]) from None
+    message.evidence = _evidence(message.header_block, message.opened.evidence, message.raw)
+
+
+_ENCRYPTION_FIELDS = re.compile(rb"(?i)(content-[a-z0-9-]*|mime-version)[ \t]*:")
+
+
+def _evidence(header_block: bytes, signed: bytes, raw: bytes) -> bytes:
+    """The original as kept for the organisation and auditors: the clerk's signed entity.
+
+    For sign-then-encrypt that is the decrypted signed entity under the outer header fields
+    (From, To, Date...), less the fields that described the encryption layer, so that it reads
+    as the message the clerk sent and its signature checks with public certificates alone.
+    """
+    if signed is raw:  # encrypt-then-sign: the message as received is the signed entity
+        return raw
+    kept = [f for f in _header_fields(header_block) if not _ENCRYPTION_FIELDS.match(f)]
+    return b"".join(kept) + signed
+
+
+def _header_fields(header_block: bytes) -> list[bytes]:
+    """Header fields with their continuation lines, each ending in its line break."""
+    fields: list[bytes] = []
+    for line in header_block.splitlines(keepends=True):
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
 
 
 def _from_address(header_block: bytes) -> str:
@@ -156,6 +187,9 @@ def extract_content(message: Inbound) -> None:
         message.extracted = extract(message.opened.content, message.header_block)
     except ExtractError as exc:
         raise Reject(_EXTRACT_REPLIES[exc.failure]) from None
+    if message.extracted.message_id is None:
+        # Without a Message-ID, a resent copy is recognised by its exact bytes.
+        message.fallback_id = "sha256:" + hashlib.sha256(message.raw).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -196,8 +230,7 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
     """Commit every recipient's copy, its events and notifications in one transaction."""
     extracted = message.extracted
     assert extracted is not None
-    # A message without a Message-ID is recognised again by its exact bytes.
-    message_id = extracted.message_id or "sha256:" + hashlib.sha256(message.raw).hexdigest()
+    message_id = extracted.message_id or message.fallback_id
     delivery = Delivery(
         organisation_id=message.organisation_id,
         message_id=message_id,
@@ -208,7 +241,7 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
         attachments=tuple(
             NewAttachment(a.filename, a.content_type, a.data) for a in extracted.attachments
         ),
-        original_mime=message.raw,
+        original_mime=message.evidence,
         citizen_ids=message.citizen_ids,
         received_at=message.received_at,
     )

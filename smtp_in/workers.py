@@ -19,7 +19,7 @@ import os
 import pickle
 import struct
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,11 @@ class StageWorkers:
         await worker.process.wait()
         await self._spawn()
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        payload = pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL)
+    def run(self, func: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """Pickle the call now (so the caller may drop its arguments), run it when awaited."""
+        return self._run(pickle.dumps((func, args), protocol=pickle.HIGHEST_PROTOCOL))
+
+    async def _run(self, payload: bytes) -> Any:
         worker = await self._idle.get()
         try:
             ok, value = await worker.call(payload)
@@ -119,8 +122,7 @@ class StageWorkers:
         self._idle.put_nowait(worker)
         if not ok:
             raise value
-        result: T = value
-        return result
+        return value
 
     async def close(self) -> None:
         for worker in self._all:

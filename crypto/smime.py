@@ -133,6 +133,7 @@ def open_message(
     signers: list[Signer] = []
     encrypted = False
     evidence = b""
+    canonical = False
 
     for depth in range(_MAX_LAYERS + 1):
         entity = split_entity(content)
@@ -154,10 +155,13 @@ def open_message(
         if layer[1] and not signers:
             evidence = content
         content, layer_signers, layer_encrypted = layer
+        # The signed part of a multipart/signed was canonicalised for its signature already.
+        canonical = not entity.is_cms
         signers.extend(layer_signers)
         encrypted = encrypted or layer_encrypted
     if not encrypted:
         raise SmimeError(SmimeFailure.NOT_ENCRYPTED, "message was signed but not encrypted")
     if not signers:
         raise SmimeError(SmimeFailure.UNSIGNED, "decrypted content carries no signature")
-    return OpenedMessage(canonical_crlf(content), tuple(signers), encrypted, evidence)
+    content = content if canonical else canonical_crlf(content)
+    return OpenedMessage(content, tuple(signers), encrypted, evidence)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -13,6 +15,8 @@ from crypto.sealing import MasterKeyRing
 from crypto.smime import DecryptionKey
 from gateway.config import Config, ConfigError
 from policies.model import Organisation
+
+T = TypeVar("T")
 
 
 def _read(config: Config, key: str, path: Path) -> bytes:
@@ -72,20 +76,26 @@ def gateway_certificate_pem(config: Config) -> bytes:
     return _read(config, "keys.smime[0].certificate", config.keys.smime[0].certificate)
 
 
-def master_keys(config: Config) -> MasterKeyRing:
-    _read(config, "keys.master_key_file", config.keys.master_key_file)
+def _key_file(config: Config, key: str, path: Path, load: Callable[[Path], T]) -> T:
+    _read(config, key, path)
     try:
-        return MasterKeyRing.from_file(config.keys.master_key_file)
+        return load(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
-        raise ConfigError(config.path, "keys.master_key_file", type(exc).__name__) from None
+        raise ConfigError(
+            config.path, key, f"{path} is not a usable key file ({type(exc).__name__})"
+        ) from None
+
+
+def master_keys(config: Config) -> MasterKeyRing:
+    return _key_file(
+        config, "keys.master_key_file", config.keys.master_key_file, MasterKeyRing.from_file
+    )
 
 
 def blind_index(config: Config) -> BlindIndex:
-    _read(config, "keys.blind_index_key_file", config.keys.blind_index_key_file)
-    try:
-        return BlindIndex.from_file(config.keys.blind_index_key_file)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
-        raise ConfigError(config.path, "keys.blind_index_key_file", type(exc).__name__) from None
+    return _key_file(
+        config, "keys.blind_index_key_file", config.keys.blind_index_key_file, BlindIndex.from_file
+    )
 
 
 def session_secret(config: Config) -> bytes:

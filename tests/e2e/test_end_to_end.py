@@ -16,11 +16,11 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from gatewaytest.clerk import clerk_message, inner_message
 from gatewaytest.env import CLERK, DOMAIN, SUBMISSION, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.portal import attachment_links, login, message_ids
 from gatewaytest.servers import ServeProcess
+from gatewaytest.smtp_fixtures import decision
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +55,6 @@ def _send(env: GatewayEnv, rcpt: str, message: bytes) -> tuple[int, bytes]:
         return client.data(message)
 
 
-def _decision(env: GatewayEnv, to: str, **inner: object) -> bytes:
-    return clerk_message(
-        cert=env.clerk_cert,
-        key=env.clerk_key,
-        gateway_cert=env.gateway_cert,
-        sender=CLERK,
-        to=to,
-        inner=inner_message(**inner),  # type: ignore[arg-type]
-    )
-
-
 def _wait_for_outbox(env: GatewayEnv, count: int) -> list[Path]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -93,7 +82,7 @@ def test_message_to_hetu_address_reaches_the_citizen(
     served: tuple[GatewayEnv, ServeProcess],
 ) -> None:
     env, _ = served
-    message = _decision(
+    message = decision(
         env,
         f"{HETU_A}@{DOMAIN}",
         subject=SUBJECT,
@@ -120,7 +109,7 @@ def test_submission_address_names_citizens_in_the_body(
     served: tuple[GatewayEnv, ServeProcess],
 ) -> None:
     env, _ = served
-    message = _decision(
+    message = decision(
         env,
         SUBMISSION,
         subject="Kuulutus MERKKIOTSIKKO7f3a",

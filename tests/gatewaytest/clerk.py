@@ -45,49 +45,26 @@ def inner_message(
     return crlf(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
 
 
-def sign(
-    content: bytes, cert: Path, key: Path, *, detached: bool = True, digest: str = "sha256"
-) -> bytes:
+def _cms(content: bytes, *args: str | Path) -> bytes:
+    """`openssl cms ARGS -in FILE -binary` on `content`; the output with CRLF line endings."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.eml"
         src.write_bytes(content)
-        args: list[str | Path] = [
-            "cms",
-            "-sign",
-            "-in",
-            src,
-            "-signer",
-            cert,
-            "-inkey",
-            key,
-            "-md",
-            digest,
-            "-binary",
-        ]
-        if not detached:
-            args.append("-nodetach")
-        return crlf(openssl(*args))
+        return crlf(openssl("cms", *args, "-in", src, "-binary"))
+
+
+def sign(
+    content: bytes, cert: Path, key: Path, *, detached: bool = True, digest: str = "sha256"
+) -> bytes:
+    extra = () if detached else ("-nodetach",)
+    return _cms(content, "-sign", "-signer", cert, "-inkey", key, "-md", digest, *extra)
 
 
 def encrypt(
     content: bytes, recipient: Path, *, cipher: str = "-aes256", oaep: bool = False
 ) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "in.eml"
-        src.write_bytes(content)
-        args: list[str | Path] = [
-            "cms",
-            "-encrypt",
-            "-in",
-            src,
-            "-binary",
-            cipher,
-            "-recip",
-            recipient,
-        ]
-        if oaep:
-            args += ["-keyopt", "rsa_padding_mode:oaep"]
-        return crlf(openssl(*args))
+    extra = ("-keyopt", "rsa_padding_mode:oaep") if oaep else ()
+    return _cms(content, "-encrypt", cipher, "-recip", recipient, *extra)
 
 
 def envelope(

@@ -74,9 +74,7 @@ def children(pid: int) -> list[int]:
 
 def role(pid: int) -> str:
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    if "resource_tracker" in cmdline:
-        return "resource tracker"
-    if "spawn_main" in cmdline or "forkserver" in cmdline:
+    if "smtp_in.worker_process" in cmdline:
         return "crypto worker"
     return "child"
 
@@ -87,7 +85,7 @@ def memory(pid: int, role_name: str) -> Memory:
 
 
 def process_tree(pid: int) -> dict[int, Memory]:
-    """The serving process and each of its children (workers, resource tracker)."""
+    """The serving process and each of its children (the stage workers)."""
     tree = {pid: memory(pid, "serve (main)")}
     for child in children(pid):
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -32,6 +34,15 @@ def sample() -> EmailMessage:
 
 async def send(transport: RelayTransport, message: EmailMessage | None = None) -> None:
     await transport.send(message or sample(), envelope_from=SENDER, recipients=[RECIPIENT])
+
+
+@pytest.fixture(autouse=True)
+async def _let_tls_connections_finish_closing() -> AsyncIterator[None]:
+    """A TLS connection closes after its close_notify exchange, a few loop turns after QUIT.
+    Each test's event loop must live that long, or the socket is left for the garbage
+    collector and its ResourceWarning lands in whichever test runs next."""
+    yield
+    await asyncio.sleep(0.2)
 
 
 async def test_plain_delivery_without_tls(start_sink: StartSink) -> None:

@@ -7,10 +7,9 @@ unreachable the PostgreSQL cases are skipped, except in CI (env CI=true), where 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from gatewaytest.clock import Clock
 from gatewaytest.postgres import temporary_schema
 from sqlalchemy import create_engine, text
 
@@ -21,17 +20,6 @@ from mailbox_store import MailboxStore
 TABLES = ("attachments", "messages", "events", "outbound_queue", "sessions", "citizens")
 
 
-@dataclass
-class Clock:
-    """A controllable clock, passed to the store through its `clock` seam."""
-
-    now: datetime = field(default_factory=lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture(scope="session")

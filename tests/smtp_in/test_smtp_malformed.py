@@ -20,6 +20,7 @@ from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
 from gatewaytest.smtp_fixtures import Answer, assert_refused, decision, send, wrap_entity
 
+from mailbox_store import MessageView
 from smtp_in.extract import extract
 
 FILES = sorted(p for p in MIME.rglob("*") if p.is_file())
@@ -142,13 +143,7 @@ def test_tnef_message_is_stored_as_extract_gives_it(
     expected = extract(entity, message.partition(b"\r\n\r\n")[0] + b"\r\n\r\n")
     assert expected.attachments or expected.text  # the comparison below says something
     citizen = citizen_id(gateway)
-    known = {e.id for e in gateway.store.inbox(citizen, limit=500)}
-    answer = send(gateway.port, message, [RCPT])
-    assert (answer.code, answer.status) == (250, "2.0.0"), answer
-    new = [e for e in gateway.store.inbox(citizen, limit=500) if e.id not in known]
-    assert len(new) == 1
-    view = gateway.store.read_message(citizen, new[0].id)
-    assert view is not None
+    view = deliver_and_read(gateway, citizen, message)
     assert (view.subject, view.text, view.html) == (expected.subject, expected.text,
                                                     expected.html)
     assert view.sender_address == CLERK
@@ -166,13 +161,7 @@ def test_winmail_dat_attachment_is_unpacked(gw: tuple[GatewayEnv, InProcessGatew
     message = decision(env, RCPT, subject="Outlookista", body="Liitteet ohessa.\n",
                        attachments=(("winmail.dat", "application/ms-tnef", tnef),))
     citizen = citizen_id(gateway)
-    known = {e.id for e in gateway.store.inbox(citizen, limit=500)}
-    answer = send(gateway.port, message, [RCPT])
-    assert (answer.code, answer.status) == (250, "2.0.0"), answer
-    new = [e for e in gateway.store.inbox(citizen, limit=500) if e.id not in known]
-    assert len(new) == 1
-    view = gateway.store.read_message(citizen, new[0].id)
-    assert view is not None
+    view = deliver_and_read(gateway, citizen, message)
     assert "Liitteet ohessa." in view.text
     names = [a.filename for a in view.attachments]
     assert names == ["AUTHORS", "README"]
@@ -189,3 +178,15 @@ def test_listener_still_serves_after_all_of_the_above(
     answer = send(gateway.port, decision(env, RCPT, subject="Lopuksi"), [RCPT])
     assert (answer.code, answer.status) == (250, "2.0.0"), answer
     assert gateway.store.table_counts()["messages"] == before["messages"] + 1
+
+
+def deliver_and_read(gateway: InProcessGateway, citizen: str, message: bytes) -> MessageView:
+    """Send `message` (it must be accepted) and return the one new message the citizen has."""
+    known = {e.id for e in gateway.store.inbox(citizen, limit=500)}
+    answer = send(gateway.port, message, [RCPT])
+    assert (answer.code, answer.status) == (250, "2.0.0"), answer
+    new = [e for e in gateway.store.inbox(citizen, limit=500) if e.id not in known]
+    assert len(new) == 1
+    view = gateway.store.read_message(citizen, new[0].id)
+    assert view is not None
+    return view

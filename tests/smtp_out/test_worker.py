@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from gatewaytest.clock import Clock
 from smtp_sink import SinkHandler, StartSink
 
 from crypto.blind_index import BlindIndex
@@ -29,15 +29,6 @@ FROM = "Asiointitili <noreply@asiointitili.example.fi>"
 LOGIN_URL = "https://asiointitili.example.fi/login"
 
 
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from crypto.blind_index import BlindIndex
 from crypto.certs import load_decryption_key
@@ -73,7 +74,8 @@ def crypto_material_args(
 
 
 def gateway_certificate_pem(config: Config) -> bytes:
-    return _read(config, "keys.smime[0].certificate", config.keys.smime[0].certificate)
+    """The current certificate (the first configured identity), PEM even when kept as PKCS#12."""
+    return decryption_keys(config)[0].certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def _key_file(config: Config, key: str, path: Path, load: Callable[[Path], T]) -> T:

@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from gatewaytest.clerk import crlf, encrypt, inner_message, openssl
 from gatewaytest.corpus import SMIME as CORPUS
 from gatewaytest.env import DOMAIN, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
 from gatewaytest.smtp_fixtures import Answer, assert_refused, send, use_material_of
+
+from gateway.material import gateway_certificate_pem
 
 HETU = make_hetu("131052", "-", 308)
 RCPT = f"{HETU}@{DOMAIN}"
@@ -219,3 +222,12 @@ def test_future_signing_time_is_refused(
                + encrypt(now, pki["bob_cert"]))
     answer = send(gw[1].port, message, [RCPT], sender="Alice@example.com")
     assert (answer.code, answer.status) == (250, "2.0.0"), answer
+
+
+
+def test_keys_show_smime_prints_pem_for_a_pkcs12_identity(
+    gw: tuple[GatewayEnv, InProcessGateway],
+) -> None:
+    env, _ = gw
+    shown = x509.load_pem_x509_certificate(gateway_certificate_pem(env.config))
+    assert "bob@example.com" in shown.subject.rfc4514_string().lower()

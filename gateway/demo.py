@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from gateway import material
 from gateway.config import Config
 from gateway.init import demo_clerk_address
 
@@ -69,7 +70,7 @@ def build_demo_message(
         build_inner(subject, body, attachments),
         x509.load_pem_x509_certificate((demo / "clerk-cert.pem").read_bytes()),
         serialization.load_pem_private_key((demo / "clerk-key.pem").read_bytes(), None),
-        x509.load_pem_x509_certificate(config.keys.smime[0].certificate.read_bytes()),
+        x509.load_pem_x509_certificate(material.gateway_certificate_pem(config)),
     )
     # The outer headers say nothing personal: the real subject is inside the encryption.
     outer = (

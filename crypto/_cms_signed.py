@@ -9,6 +9,7 @@ chain to a trust anchor valid at `now`, and a key usage that allows e-mail signa
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -90,9 +91,26 @@ def _verify_signature(
         raise SmimeError(SmimeFailure.BAD_SIGNATURE, "signature does not verify") from exc
 
 
-def _attribute(signed_attrs: asn1_cms.CMSAttributes, name: str) -> object | None:
+# The signed attributes this module reads; `_signed_attributes` collects them in one pass.
+_READ_ATTRIBUTES = ("message_digest", "content_type", "signing_time")
+
+
+def _signed_attributes(
+    signed_attrs: asn1_cms.CMSAttributes,
+) -> dict[str, list[asn1_cms.CMSAttribute]]:
+    found: dict[str, list[asn1_cms.CMSAttribute]] = {name: [] for name in _READ_ATTRIBUTES}
+    for attr in signed_attrs:
+        same_type = found.get(attr["type"].native)
+        if same_type is not None:
+            same_type.append(attr)
+    return found
+
+
+def _attribute(attributes: dict[str, list[asn1_cms.CMSAttribute]], name: str) -> object | None:
     """The single value of a signed attribute, None when absent (RFC 5652: exactly one)."""
-    values = [attr["values"] for attr in signed_attrs if attr["type"].native == name]
+    # Values are parsed only here, attribute by attribute, so a broken one surfaces in the
+    # same order of checks as when each attribute was looked up on its own.
+    values = [attr["values"] for attr in attributes[name]]
     if not values:
         return None
     if len(values) > 1 or len(values[0]) != 1:
@@ -121,18 +139,53 @@ def _find_certificate(
     raise SmimeError(SmimeFailure.UNTRUSTED_SIGNER, "signer certificate not included")
 
 
-def _signed_certificates(data: asn1_cms.SignedData) -> list[x509.Certificate]:
+# Entries per cache below (certificate sets, signer details): the same clerks send all day,
+# and reading the same certificates again is the same work every time.
+_CERTIFICATE_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _identity(cert: x509.Certificate) -> tuple[bytes, tuple[str, ...], str]:
+    """What a `Signer` says about its certificate: DER, e-mail addresses, subject."""
+    return cert.public_bytes(Encoding.DER), certificate_emails(cert), cert.subject.rfc4514_string()
+
+
+class _ByDer:
+    """An asn1crypto value that hashes and compares by its DER: a cache key made of the bytes
+    that still hands the function the value parsed already."""
+
+    __slots__ = ("der", "value")
+
+    def __init__(self, value: asn1_core.Asn1Value) -> None:
+        self.value = value
+        self.der: bytes = value.dump()
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByDer) and self.der == other.der
+
+
+@functools.lru_cache(maxsize=_CERTIFICATE_CACHE_SIZE)
+def _certificate_set(certificates: _ByDer) -> tuple[x509.Certificate, ...]:
+    # Cached by the DER of the whole set: a clerk's client sends the same certificates with
+    # every message, and walking them in asn1crypto costs more than the rest of the layer.
     found: list[x509.Certificate] = []
-    certificates = data["certificates"]
-    if isinstance(certificates, asn1_core.Void):
-        return found
-    for choice in certificates:
+    for choice in certificates.value:
         if choice.name == "certificate":  # attribute and v1/v2 attribute certs are not ours
             try:
                 found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
             except ValueError as exc:
                 raise SmimeError(SmimeFailure.MALFORMED, "unreadable certificate") from exc
-    return found
+    return tuple(found)
+
+
+def _signed_certificates(data: asn1_cms.SignedData) -> tuple[x509.Certificate, ...]:
+    certificates = data["certificates"]
+    if isinstance(certificates, asn1_core.Void):
+        return ()
+    return _certificate_set(_ByDer(certificates))
 
 
 def _verify_signer_info(
@@ -156,14 +209,15 @@ def _verify_signer_info(
     if isinstance(signed_attrs, asn1_core.Void):
         signed_data = content
     else:
-        message_digest = _attribute(signed_attrs, "message_digest")
+        attributes = _signed_attributes(signed_attrs)
+        message_digest = _attribute(attributes, "message_digest")
         if not isinstance(message_digest, bytes):
             raise SmimeError(SmimeFailure.MALFORMED, "messageDigest attribute missing")
         if not hmac.compare_digest(message_digest, _digest(digest_algorithm, content)):
             raise SmimeError(SmimeFailure.BAD_SIGNATURE, "message digest does not match")
-        if _attribute(signed_attrs, "content_type") != content_type:
+        if _attribute(attributes, "content_type") != content_type:
             raise SmimeError(SmimeFailure.BAD_SIGNATURE, "contentType attribute mismatch")
-        time_value = _attribute(signed_attrs, "signing_time")
+        time_value = _attribute(attributes, "signing_time")
         signing_time = time_value if isinstance(time_value, datetime) else None
         # The signature covers the DER of the attributes as a SET OF (tag 0x31), not as [0].
         signed_data = signed_attrs.untag().dump()
@@ -178,11 +232,12 @@ def _verify_signer_info(
         raise SmimeError(SmimeFailure.FUTURE_SIGNING_TIME, "signing time is in the future")
     verify_chain(cert, certificates, trust_anchors, now)
     check_for_email(cert)
+    certificate_der, email_addresses, subject = _identity(cert)
     return Signer(
-        certificate_der=cert.public_bytes(Encoding.DER),
-        email_addresses=certificate_emails(cert),
+        certificate_der=certificate_der,
+        email_addresses=email_addresses,
         signing_time=signing_time,
-        subject=cert.subject.rfc4514_string(),
+        subject=subject,
     )
 
 

@@ -11,6 +11,7 @@ SHA-1 or MD5 certificate signatures, and key usage of the signer for e-mail.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ from crypto._cms_types import DecryptionKey, SmimeError, SmimeFailure
 
 # Longest chain (signer + intermediates) followed before giving up; real S/MIME chains are 2-4.
 _MAX_PATH = 6
+# Entries per cache below (paths per signer, pool and anchors; key usage per certificate);
+# a gateway sees a few hundred clerks.
+_CACHE_SIZE = 1024
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)
 _EMAIL_EKUS = frozenset(
     {ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
@@ -144,16 +148,44 @@ def _paths(
     return found
 
 
-def check_for_email(cert: x509.Certificate) -> None:
-    """Refuse a signer certificate whose key usage or extended key usage excludes e-mail."""
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _email_refusal(cert: x509.Certificate) -> str | None:
+    """Why `cert` may not sign e-mail, None when it may (cached: extensions are parsed anew
+    on every access, and the answer depends on the certificate alone)."""
     usage = _extension(cert, x509.KeyUsage)
     if isinstance(usage, x509.KeyUsage) and not (
         usage.digital_signature or usage.content_commitment
     ):
-        raise SmimeError(SmimeFailure.NOT_FOR_EMAIL, "keyUsage excludes digital signatures")
+        return "keyUsage excludes digital signatures"
     extended = _extension(cert, x509.ExtendedKeyUsage)
     if isinstance(extended, x509.ExtendedKeyUsage) and not _EMAIL_EKUS.intersection(extended):
-        raise SmimeError(SmimeFailure.NOT_FOR_EMAIL, "extendedKeyUsage excludes emailProtection")
+        return "extendedKeyUsage excludes emailProtection"
+    return None
+
+
+def check_for_email(cert: x509.Certificate) -> None:
+    """Refuse a signer certificate whose key usage or extended key usage excludes e-mail."""
+    refusal = _email_refusal(cert)
+    if refusal is not None:
+        raise SmimeError(SmimeFailure.NOT_FOR_EMAIL, refusal)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _trusted_paths(
+    signer: x509.Certificate,
+    pool: tuple[x509.Certificate, ...],
+    anchors: tuple[x509.Certificate, ...],
+) -> tuple[tuple[x509.Certificate, ...], ...]:
+    """Every path from `signer` to an anchor, in the order the search finds them.
+
+    Cached: the same clerks sign with the same chains all day, and the search costs signature
+    checks. The key is the complete input (certificates compare and hash by their DER), so a
+    different certificate, pool or anchor set is a new search. Validity at `now` is not part
+    of what is cached; `verify_chain` checks it on every call.
+    """
+    if signer in anchors:
+        return ((signer,),)  # a directly trusted end-entity certificate
+    return tuple(tuple(path) for path in _paths([signer], pool, anchors, {signer}))
 
 
 def verify_chain(
@@ -167,13 +199,10 @@ def verify_chain(
     Raises UNTRUSTED_SIGNER when no path reaches an anchor, SIGNER_EXPIRED when paths exist but
     each holds a certificate outside its validity period at `now`.
     """
-    if signer in anchors:
-        paths = [[signer]]  # a directly trusted end-entity certificate
-    else:
-        paths = _paths([signer], pool, anchors, {signer})
+    paths = _trusted_paths(signer, tuple(pool), tuple(anchors))
     if not paths:
         raise SmimeError(SmimeFailure.UNTRUSTED_SIGNER, "no chain to a trust anchor")
     for path in paths:
         if all(_valid_at(cert, now) for cert in path):
-            return path
+            return list(path)
     raise SmimeError(SmimeFailure.SIGNER_EXPIRED, "certificate not valid at this time")

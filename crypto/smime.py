@@ -31,7 +31,11 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from cryptography import x509
 
-from crypto._cms_envelope import decrypt_auth_enveloped, decrypt_enveloped
+from crypto._cms_envelope import (
+    decrypt_auth_enveloped,
+    decrypt_enveloped,
+    detach_encrypted_content,
+)
 from crypto._cms_mime import (
     Entity,
     canonical_crlf,
@@ -77,12 +81,13 @@ def _peel_cms(
     intermediates: Sequence[x509.Certificate],
     now: datetime,
 ) -> tuple[bytes, tuple[Signer, ...], bool]:
-    info = _content_info(decode_body(entity))
+    der, detached = detach_encrypted_content(decode_body(entity))
+    info = _content_info(der)
     kind = info["content_type"].native
     if kind == "enveloped_data":
-        return decrypt_enveloped(info["content"], keys), (), True
+        return decrypt_enveloped(info["content"], keys, detached), (), True
     if kind == "authenticated_enveloped_data":
-        return decrypt_auth_enveloped(info["content"], keys), (), True
+        return decrypt_auth_enveloped(info["content"], keys, detached), (), True
     if kind != "signed_data":
         raise SmimeError(SmimeFailure.MALFORMED, "unsupported CMS content type")
     signed_data = info["content"]

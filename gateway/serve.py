@@ -16,7 +16,7 @@ from crypto.hetu import parse_hetu
 from gateway import material
 from gateway.config import Config
 from gateway.web.app import create_app
-from mailbox_store import MailboxStore
+from mailbox_store import MailboxStore, StoreError
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
 from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
@@ -40,6 +40,17 @@ def _transport(config: Config) -> Transport:
     return RelayTransport(out.relay_host, out.relay_port, starttls=out.relay_starttls)
 
 
+async def _checkpoints(store: MailboxStore, stop: asyncio.Event, every: float = 1.0) -> None:
+    """Copy the SQLite WAL into the database off the commit path (see MailboxStore)."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(store.checkpoint)
+        except StoreError as exc:
+            log.warning("WAL checkpoint failed (retried): %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 def stage_workers(config: Config) -> StageWorkers:
     """Processes for decryption, verification and MIME parsing, each holding the keys once."""
     return StageWorkers(
@@ -52,7 +63,8 @@ def stage_workers(config: Config) -> StageWorkers:
 async def serve(config: Config) -> None:
     quiet_aiosmtpd_logging()
     store = MailboxStore(
-        config.database_url, material.master_keys(config), material.blind_index(config)
+        config.database_url, material.master_keys(config), material.blind_index(config),
+        background_checkpoints=True,
     )
     store.migrate()
     tls = material.smtp_tls_context(config)
@@ -115,7 +127,10 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    tasks = [asyncio.create_task(portal.serve(), name="portal")]
+    tasks = [
+        asyncio.create_task(portal.serve(), name="portal"),
+        asyncio.create_task(_checkpoints(store, stop), name="checkpoints"),
+    ]
     # "hold" keeps outgoing mail queued (maintenance, benchmarks); it is sent once mode changes.
     if config.outbound.mode != "hold":
         tasks.append(asyncio.create_task(outbound.run(stop), name="outbound"))

@@ -79,8 +79,9 @@ class StoreCore:
         clock: Callable[[], datetime] = _utcnow,
         lease: timedelta = timedelta(minutes=5),
         dek_cache_size: int = 4096,
+        background_checkpoints: bool = False,
     ) -> None:
-        self._engine = make_engine(url)
+        self._engine = make_engine(url, background_checkpoints=background_checkpoints)
         # Same pool, but transactions begin with BEGIN IMMEDIATE on SQLite (see engine.py).
         self._writer = self._engine.execution_options(**WRITE)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in

@@ -7,6 +7,7 @@ over `StoreCore` (see `_core.py` for the sealing and associated-data scheme).
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from sqlalchemy import Table, func, select
@@ -18,6 +19,7 @@ from ._reading import ReadingOps
 from ._sessions import SessionOps
 from .chain import ChainLink, verify_chain
 from .engine import translate_errors
+from .errors import StoreError
 from .migrate import upgrade_to_head
 from .records import EventView
 from .schema import attachments, citizens, events, messages, outbound_queue, sessions
@@ -45,7 +47,27 @@ class MailboxStore(CitizenOps, DeliveryOps, ReadingOps, SessionOps, QueueOps):
             upgrade_to_head(self._engine)
 
     def close(self) -> None:
+        # Best effort: what stays in the WAL is just as durable, and is copied on next open.
+        with contextlib.suppress(StoreError):
+            self.checkpoint()
         self._engine.dispose()
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the SQLite database file (no-op on PostgreSQL).
+
+        PASSIVE: it never waits for or blocks writers; what it cannot copy now, a later call
+        will. Needed regularly when the store was made with background_checkpoints=True.
+        """
+        if self._engine.dialect.name != "sqlite":
+            return
+        with translate_errors("checkpoint"):
+            # On the driver connection itself: SQLAlchemy would wrap it in a transaction, and a
+            # checkpoint inside one cannot pass the snapshot that transaction holds.
+            raw = self._engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
 
     # -- event log --------------------------------------------------------------------------
 

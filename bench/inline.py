@@ -43,7 +43,7 @@ def ours(env: GatewayEnv, citizen_id: str, make: Callable[[int], bytes], runs: i
     Run 0 warms caches and is not counted."""
     config = env.config
     install_material(*material.crypto_material_args(config))
-    store = env.open_store()
+    store = env.open_store(background_checkpoints=True)  # as serve opens it
     try:
         stages = ingest_pipeline(store, StoreSettings(config.allow_temporary_hetus))
         timed: list[Timings] = []
@@ -59,6 +59,7 @@ def ours(env: GatewayEnv, citizen_id: str, make: Callable[[int], bytes], runs: i
                 raise RuntimeError("inline run did not store a new message")
             if i:
                 timed.append(parts)
+            store.checkpoint()  # serve does this in the background, off the DATA path
         return _best(timed)
     finally:
         store.close()

@@ -88,11 +88,12 @@ class GatewayEnv:
     def cli(self, *args: str) -> int:
         return cli_main(["--config", str(self.config_path), *args])
 
-    def open_store(self) -> MailboxStore:
+    def open_store(self, *, background_checkpoints: bool = False) -> MailboxStore:
         return MailboxStore(
             self.config.database_url,
             material.master_keys(self.config),
             material.blind_index(self.config),
+            background_checkpoints=background_checkpoints,
         )
 
     def add_citizen(

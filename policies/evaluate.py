@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 from policies.model import Decision, IPAddress, Organisation
@@ -13,6 +14,9 @@ def identify_peer(peer: IPAddress, organisations: Sequence[Organisation]) -> Dec
     A network listed for several organisations identifies none of them: such a peer is
     refused here until the postmaster-policy capability adds stronger authentication.
     """
+    # A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; networks are written as IPv4.
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
     matches = [org for org in organisations if any(peer in net for net in org.networks)]
     if len(matches) == 1:
         org = matches[0]

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from crypto.hetu import InvalidHetu, parse_hetu
 from gateway import material
 from gateway.config import Config, ConfigError, load_config
+from mailbox_store import QueueEntry
 
 DEFAULT_CONFIG = "gateway.toml"
 
@@ -51,6 +52,25 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--email")
     add.add_argument("--lang", choices=("fi", "sv", "en"), default="fi")
+
+    queue = commands.add_parser("queue", help="list and manage outgoing mail (like postqueue)")
+    queue_commands = queue.add_subparsers(dest="queue_command", required=True)
+    listing = queue_commands.add_parser("list", help="every queued mail, soonest first")
+    listing.add_argument(
+        "--state", action="append", default=[],
+        choices=("queued", "sending", "held", "failed", "sent"),
+    )
+    queue_commands.add_parser("show", help="one queued mail").add_argument("id")
+    for name, text in (
+        ("retry", "make due now (queued or failed)"),
+        ("hold", "keep from being sent"),
+        ("release", "send held mail again"),
+    ):
+        change = queue_commands.add_parser(name, help=text)
+        target = change.add_mutually_exclusive_group(required=True)
+        target.add_argument("id", nargs="?")
+        target.add_argument("--all", action="store_true")
+    queue_commands.add_parser("delete", help="remove a mail not being sent").add_argument("id")
 
     demo = commands.add_parser(
         "demo-send", help="send a signed, encrypted message as the demo clerk"
@@ -108,6 +128,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return _citizen_add(config, args)
     if args.command == "demo-send":
         return _demo_send(config, args)
+    if args.command == "queue":
+        return _queue(config, args)
     raise AssertionError(args.command)
 
 
@@ -161,6 +183,43 @@ def _citizen_add(config: Config, args: argparse.Namespace) -> int:
         store.close()
     print(f"account created for {mask_hetu(hetu)}")
     return 0
+
+
+def _queue(config: Config, args: argparse.Namespace) -> int:
+    store = _store(config)
+    try:
+        command = args.queue_command
+        if command == "list":
+            entries = store.queue_entries(states=args.state)
+            for entry in entries:
+                print(_queue_line(entry))
+            print(f"{len(entries)} in the queue")
+            return 0
+        if command == "show":
+            entry = store.queue_entry(args.id)
+            if entry is None:
+                raise UsageError(f"queue show: no queue entry {args.id!r}")
+            print(_queue_line(entry))
+            return 0
+        if command == "delete":
+            changed = store.delete_queue_entries([args.id])
+        else:
+            changed = store.change_queue_entries(command, None if args.all else [args.id])
+        if not changed and not getattr(args, "all", False):
+            raise UsageError(f"queue {command}: no entry {args.id!r} in a state that allows it")
+        print(f"{command}: {changed} changed")
+        return 0
+    finally:
+        store.close()
+
+
+def _queue_line(entry: QueueEntry) -> str:
+    due = entry.due_at.strftime("%Y-%m-%d %H:%M:%S")
+    error = f"  last error: {entry.last_error}" if entry.last_error else ""
+    return (
+        f"{entry.id}  {entry.kind:<12} {entry.state:<7} attempts={entry.attempts:<3} "
+        f"due={due}Z  to={entry.recipient or '-'}{error}"
+    )
 
 
 def _demo_send(config: Config, args: argparse.Namespace) -> int:

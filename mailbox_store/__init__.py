@@ -23,6 +23,7 @@ from .records import (
     InboxEntry,
     MessageView,
     NewAttachment,
+    QueueEntry,
     QueueItem,
     StoredDelivery,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "MailboxStore",
     "MessageView",
     "NewAttachment",
+    "QueueEntry",
     "QueueItem",
     "StoreCorrupt",
     "StoreError",

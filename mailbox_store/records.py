@@ -110,6 +110,21 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
+class QueueEntry:
+    """What an operator sees of a queued mail: never content, only a masked recipient."""
+
+    id: str
+    kind: str
+    state: str
+    attempts: int
+    due_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_error: str | None
+    recipient: str | None  # masked, e.g. "m***@example.fi"
+
+
+@dataclass(frozen=True)
 class EventView:
     kind: str
     at: datetime

@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, select
 from ._citizens import CitizenOps
 from ._deliveries import DeliveryOps
 from ._queue import QueueOps
+from ._queue_admin import QueueAdminOps
 from ._reading import ReadingOps
 from ._sessions import SessionOps
 from .chain import ChainLink, verify_chain
@@ -36,7 +37,7 @@ _ALL_TABLES: tuple[Table, ...] = (
 )
 
 
-class MailboxStore(CitizenOps, DeliveryOps, ReadingOps, SessionOps, QueueOps):
+class MailboxStore(CitizenOps, DeliveryOps, ReadingOps, SessionOps, QueueOps, QueueAdminOps):
     """Sealed storage of citizens, messages, events, sessions and the outbound queue."""
 
     # -- schema -----------------------------------------------------------------------------

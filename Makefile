@@ -25,9 +25,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## Benchmarks (never part of the tests): throughput and latency against a bare aiosmtpd sink.
+## Benchmarks (never part of the tests): throughput and latency against a bare aiosmtpd sink,
+## and DKIM signing against stock dkimpy.
 bench: $(STAMP)
 	$(BIN)/python -m bench.smtp_throughput
+	$(BIN)/python -m bench.dkim_signing
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

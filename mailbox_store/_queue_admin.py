@@ -42,20 +42,25 @@ class QueueAdminOps(StoreCore):
             query = query.where(outbound_queue.c.state.in_(tuple(states)))
         with self._read("queue_entries") as connection:
             rows = connection.execute(query).all()
-        return [self._entry(row) for row in rows]
+        # One profile look-up per citizen, however many of their mails are queued.
+        recipients = {c: self._masked_email(c) for c in {r.citizen_id for r in rows} if c}
+        return [self._entry(row, recipients.get(row.citizen_id)) for row in rows]
 
     def queue_entry(self, entry_id: str) -> QueueEntry | None:
         with self._read("queue_entry") as connection:
             row = connection.execute(
                 select(outbound_queue).where(outbound_queue.c.id == entry_id)
             ).one_or_none()
-        return None if row is None else self._entry(row)
+        if row is None:
+            return None
+        return self._entry(row, row.citizen_id and self._masked_email(row.citizen_id))
 
-    def _entry(self, row: Any) -> QueueEntry:
-        recipient = None
-        if row.citizen_id is not None:
-            profile = self.citizen_profile(row.citizen_id)  # type: ignore[attr-defined]
-            recipient = mask_address(profile.email if profile else None)
+    def _masked_email(self, citizen_id: str) -> str | None:
+        profile = self.citizen_profile(citizen_id)  # type: ignore[attr-defined]
+        return mask_address(profile.email if profile else None)
+
+    @staticmethod
+    def _entry(row: Any, recipient: str | None) -> QueueEntry:
         return QueueEntry(
             id=row.id,
             kind=row.kind,

@@ -175,6 +175,15 @@ class DeliveryOps(StoreCore):
             ),
             "original_sealed": sealed("messages", message_id, "original", delivery.original_mime),
             "opened_at": None,
+            "thread_id": delivery.threads.get(citizen_id, message_id),
+            "direction": "in",
+            "no_reply": delivery.no_reply,
+            "message_id_sealed": sealed(
+                "messages", message_id, "message_id", delivery.message_id.encode("utf-8")
+            ),
+            "signer_cert_sealed": None
+            if delivery.signer_certificate is None
+            else sealed("messages", message_id, "signer_cert", delivery.signer_certificate),
         }
         attachment_rows = []
         for position, attachment in enumerate(delivery.attachments):

@@ -7,6 +7,7 @@ are left out of the reprs so that a stray log line or traceback does not leak th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,11 @@ class Delivery:
     original_mime: bytes = field(repr=False)  # the signed original, kept as evidence
     citizen_ids: tuple[str, ...]
     received_at: datetime
+    signer_certificate: bytes | None = field(default=None, repr=False)  # DER, replies go to it
+    no_reply: bool = False  # the clerk forbade replies to this message
+    # Citizens for whom this message continues an existing thread (a clerk's answer to a
+    # reply), by thread id; everyone else gets a new thread.
+    threads: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

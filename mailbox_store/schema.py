@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -24,11 +25,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "CITIZEN_STATUSES",
+    "DIRECTIONS",
     "QUEUE_STATES",
     "UTCDateTime",
     "attachments",
@@ -41,7 +44,8 @@ __all__ = [
 ]
 
 CITIZEN_STATUSES = ("active", "passive", "closed")
-QUEUE_STATES = ("queued", "sending", "sent", "failed", "held")
+QUEUE_STATES = ("queued", "sending", "sent", "failed", "held", "bounced")
+DIRECTIONS = ("in", "out")
 
 metadata = MetaData(
     naming_convention={
@@ -106,7 +110,19 @@ messages = Table(
     Column("sender_sealed", LargeBinary, nullable=False),
     Column("original_sealed", LargeBinary, nullable=False),
     Column("opened_at", UTCDateTime, nullable=True),
+    # A thread is named by its first message's id; a message starting one has thread_id = id.
+    Column("thread_id", String(32), nullable=False),
+    # "in": from an organisation; "out": the citizen's own reply or new message.
+    Column("direction", String(3), nullable=False, server_default="in"),
+    # The clerk forbade replies to this message (the organisation's subject tag).
+    Column("no_reply", Boolean, nullable=False, server_default=false()),
+    # The Message-ID it travelled under (the clerk's, or our reply token), for threading.
+    Column("message_id_sealed", LargeBinary, nullable=True),
+    # The clerk's verified signing certificate (DER): replies are encrypted to it.
+    Column("signer_cert_sealed", LargeBinary, nullable=True),
+    CheckConstraint("direction IN ('in', 'out')", name="direction"),
     Index(None, "citizen_id", "received_at"),
+    Index(None, "citizen_id", "thread_id"),
 )
 
 attachments = Table(
@@ -150,8 +166,15 @@ outbound_queue = Table(
     Column("state", String(8), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    CheckConstraint("state IN ('queued', 'sending', 'sent', 'failed', 'held')", name="state"),
+    # The citizen's message this row delivers (a reply); None for notifications.
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=True),
+    # The composed mail (envelope and bytes), sealed under the citizen's data key.
+    Column("payload_sealed", LargeBinary, nullable=True),
+    CheckConstraint(
+        "state IN ('queued', 'sending', 'sent', 'failed', 'held', 'bounced')", name="state"
+    ),
     Index(None, "state", "due_at"),
+    Index(None, "message_id"),
 )
 
 sessions = Table(

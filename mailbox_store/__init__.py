@@ -24,6 +24,7 @@ from .records import (
     MessageView,
     NewAttachment,
     QueueEntry,
+    OutgoingMail,
     QueueItem,
     StoredDelivery,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "MessageView",
     "NewAttachment",
     "QueueEntry",
+    "OutgoingMail",
     "QueueItem",
     "StoreCorrupt",
     "StoreError",

@@ -21,6 +21,7 @@ __all__ = [
     "InboxEntry",
     "MessageView",
     "NewAttachment",
+    "OutgoingMail",
     "QueueItem",
     "StoredDelivery",
 ]
@@ -107,12 +108,24 @@ class CitizenProfile:
 
 
 @dataclass(frozen=True)
+class OutgoingMail:
+    """A composed mail waiting in the queue (sealed there): envelope recipients and the bytes
+    (CRLF, complete, not yet DKIM-signed: that happens when it is sent)."""
+
+    recipients: tuple[str, ...] = field(repr=False)
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class QueueItem:
     id: str
     kind: str
     citizen_id: str | None
     attempts: int  # delivery attempts begun, this one included
     due_at: datetime  # end of this claim's lease
+    # The composed mail for rows that carry one (replies, receipts); None for notifications,
+    # which are rendered from the citizen's current profile when sent.
+    payload: OutgoingMail | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from gatewaytest.env import GatewayEnv
 
 from gateway import material
+from gateway.serve import store_settings
 from smtp_in.pipeline import Inbound, Recipient, run_stages
-from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
+from smtp_in.stages import ingest_pipeline, install_material
 
 Timings = dict[str, float]
 
@@ -45,7 +46,7 @@ def ours(env: GatewayEnv, citizen_id: str, make: Callable[[int], bytes], runs: i
     install_material(*material.crypto_material_args(config))
     store = env.open_store(background_checkpoints=True)  # as serve opens it
     try:
-        stages = ingest_pipeline(store, StoreSettings(config.allow_temporary_hetus))
+        stages = ingest_pipeline(store, store_settings(config))
         timed: list[Timings] = []
         for i in range(runs + 1):
             message = Inbound(raw=make(i), organisation_id=config.organisations[0].id,

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from policies.model import IPNetwork, Organisation
+from cryptography import x509
+
+from policies.model import IPNetwork, Organisation, ReplyPolicy
 
 T = TypeVar("T")
 
@@ -65,6 +67,10 @@ class OutboundConfig:
     relay_host: str
     relay_port: int
     relay_starttls: Literal["required", "opportunistic", "none"]
+    # SMTP AUTH at the relay: both or neither. The password stays in its file until `serve`
+    # starts, so the secret never sits in this object (nor in a traceback showing it).
+    relay_username: str | None
+    relay_password_file: Path | None
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,8 @@ def _portal(sec: _Section) -> PortalConfig:
 def _outbound(
     sec: _Section, base: Path, data_dir: Path, domains: tuple[str, ...]
 ) -> OutboundConfig:
+    username = sec.get("relay_username", str, "")
+    password_file = sec.get("relay_password_file", str, "")
     cfg = OutboundConfig(
         mode=sec.choice("mode", ("outbox", "relay", "hold"), "outbox"),
         outbox_dir=sec.path("outbox_dir", base, data_dir / "outbox"),
@@ -261,8 +269,21 @@ def _outbound(
         relay_starttls=sec.choice(
             "relay_starttls", ("required", "opportunistic", "none"), "required"
         ),
+        relay_username=username or None,
+        relay_password_file=(base / password_file).resolve() if password_file else None,
     )
     _check_address(sec.file, sec.key("from_address"), cfg.from_address)
+    if bool(username) != bool(password_file):
+        missing = "relay_password_file" if username else "relay_username"
+        given = "relay_username" if username else "relay_password_file"
+        raise ConfigError(sec.file, sec.key(missing), f"is required when {given} is set")
+    if username and cfg.relay_starttls != "required":
+        # Credentials must never cross the network in clear text.
+        raise ConfigError(
+            sec.file,
+            sec.key("relay_starttls"),
+            f'must be "required" when relay credentials are set, not {cfg.relay_starttls!r}',
+        )
     sec.finish()
     return cfg
 
@@ -323,10 +344,50 @@ def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation
                 replies_allowed=sec.get("replies_allowed", bool, False),
                 reply_address=reply,
                 demo=sec.get("demo", bool, False),
+                replies=_reply_policy(sec, base),
             )
         )
         sec.finish()
     return tuple(orgs)
+
+
+def _reply_policy(sec: _Section, base: Path) -> ReplyPolicy:
+    defaults = ReplyPolicy()
+    tag = sec.get("no_reply_tag", str, defaults.no_reply_tag).strip()
+    if not tag:
+        raise ConfigError(sec.file, sec.key("no_reply_tag"), "must not be empty")
+    certificate = sec.get("certificate", str, "")
+    if certificate:
+        _parse(sec, "certificate", lambda p: _load_certificate(base / p), certificate)
+    recipients = sec.choice("reply_to", ("sender", "registry", "both"), defaults.recipients)
+    if recipients != "sender" and not certificate:
+        # Encrypted only to the clerk, a reply would reach a registry that cannot open it.
+        raise ConfigError(
+            sec.file, sec.key("reply_to"), f"{recipients!r} needs the organisation's certificate"
+        )
+    return ReplyPolicy(
+        recipients=recipients,
+        no_reply_tag=tag,
+        max_attachments=_at_least(sec, "reply_max_attachments", 0, defaults.max_attachments),
+        max_attachment_bytes=_positive(
+            sec, "reply_max_attachment_size", defaults.max_attachment_bytes
+        ),
+        aes_gcm=sec.get("aes_gcm", bool, defaults.aes_gcm),
+        certificate=(base / certificate).resolve() if certificate else None,
+        thread_days=_positive(sec, "reply_thread_days", defaults.thread_days),
+    )
+
+
+def _load_certificate(path: Path) -> x509.Certificate:
+    """The first certificate of a PEM file; ValueError (with the reason) when unusable."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    certificates = x509.load_pem_x509_certificates(data)
+    if not certificates:
+        raise ValueError(f"{path} holds no certificate")
+    return certificates[0]
 
 
 def _networks(sec: _Section) -> tuple[IPNetwork, ...]:
@@ -348,6 +409,13 @@ def _port(sec: _Section, name: str, default: int) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError(sec.file, sec.key(name), f"must be a port number, not {port}")
     return port
+
+
+def _at_least(sec: _Section, name: str, minimum: int, default: int) -> int:
+    value = sec.get(name, int, default)
+    if value < minimum:
+        raise ConfigError(sec.file, sec.key(name), f"must be at least {minimum}, not {value}")
+    return value
 
 
 def _positive(sec: _Section, name: str, default: int) -> int:

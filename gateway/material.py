@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 
 from crypto.blind_index import BlindIndex
 from crypto.certs import load_decryption_key
+from crypto.reply_tokens import ReplyTokens
 from crypto.sealing import MasterKeyRing
 from crypto.smime import DecryptionKey
 from gateway.config import Config, ConfigError
@@ -98,6 +99,23 @@ def blind_index(config: Config) -> BlindIndex:
     return _key_file(
         config, "keys.blind_index_key_file", config.keys.blind_index_key_file, BlindIndex.from_file
     )
+
+
+def organisation_certificates(config: Config) -> dict[str, x509.Certificate]:
+    """Each organisation's own certificate, where its reply policy names one."""
+    found = {}
+    for i, org in enumerate(config.organisations):
+        path = org.replies.certificate
+        if path is not None:
+            pem = _read(config, f"organisations[{i}].certificate", path)
+            found[org.id] = x509.load_pem_x509_certificates(pem)[0]
+    return found
+
+
+def reply_tokens(config: Config) -> ReplyTokens:
+    """Reply tokens in Message-IDs of the primary domain, keyed by the blind index key."""
+    index = blind_index(config)
+    return ReplyTokens(lambda value: index(value, "reply-token"), config.domain)
 
 
 def session_secret(config: Config) -> bytes:

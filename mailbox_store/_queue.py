@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ._conversations import decode_mail
 from ._core import StoreCore
-from .records import QueueItem
+from .errors import StoreCorrupt
+from .records import OutgoingMail, QueueItem
 from .schema import outbound_queue
 
 __all__ = ["QueueOps"]
@@ -33,6 +35,7 @@ class QueueOps(StoreCore):
                     outbound_queue.c.kind,
                     outbound_queue.c.citizen_id,
                     outbound_queue.c.attempts,
+                    outbound_queue.c.payload_sealed,
                 )
                 .where(
                     outbound_queue.c.state.in_(("queued", "sending")),
@@ -60,9 +63,20 @@ class QueueOps(StoreCore):
                 citizen_id=row.citizen_id,
                 attempts=row.attempts + 1,
                 due_at=lease_end,
+                payload=self._payload(row.id, row.citizen_id, row.payload_sealed),
             )
             for row in rows
         ]
+
+    def _payload(
+        self, queue_id: str, citizen_id: str | None, sealed: bytes | None
+    ) -> OutgoingMail | None:
+        if sealed is None:
+            return None
+        if citizen_id is None:
+            raise StoreCorrupt("a queued mail with a payload belongs to no citizen")
+        dek = self._data_key(citizen_id)
+        return decode_mail(self._open(dek, sealed, "outbound_queue", queue_id, "payload"))
 
     def mark_sent(self, item_id: str) -> None:
         self._finish(item_id, state="sent", error=None, due_at=None, outcome="sent")

@@ -28,7 +28,8 @@ class ReadingOps(StoreCore):
                     messages.c.received_at,
                     messages.c.opened_at,
                 )
-                .where(messages.c.citizen_id == citizen_id)
+                # The citizen's own replies are shown in their threads, not as inbox entries.
+                .where(messages.c.citizen_id == citizen_id, messages.c.direction == "in")
                 .order_by(messages.c.received_at.desc(), messages.c.id.desc())
                 .offset(offset)
                 .limit(limit)
@@ -83,6 +84,9 @@ class ReadingOps(StoreCore):
             sender_address=text("sender"),
             received_at=row.received_at,
             opened_at=row.opened_at,
+            thread_id=row.thread_id,
+            direction=row.direction,
+            no_reply=row.no_reply,
             attachments=tuple(
                 AttachmentInfo(
                     id=f.id,

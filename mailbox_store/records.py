@@ -13,6 +13,11 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "ThreadOwner",
+    "ThreadEntry",
+    "ReplyContext",
+    "NewReply",
+    "ComposedReply",
     "AttachmentInfo",
     "AttachmentView",
     "CitizenProfile",
@@ -89,6 +94,9 @@ class MessageView:
     received_at: datetime
     opened_at: datetime | None
     attachments: tuple[AttachmentInfo, ...]
+    thread_id: str
+    direction: str  # "in" (from an organisation) or "out" (the citizen's own)
+    no_reply: bool  # the clerk forbade replies to it
 
 
 @dataclass(frozen=True)
@@ -149,3 +157,64 @@ class EventView:
     at: datetime
     detail: dict[str, Any]
     hash: str
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """Everything answering one received message needs (opened: treat as secret)."""
+
+    message_id: str  # the received message's row id
+    citizen_id: str
+    organisation_id: str
+    thread_id: str
+    subject: str = field(repr=False)
+    received_at: datetime
+    sender_address: str = field(repr=False)  # the clerk who sent it
+    clerk_message_id: str | None = field(repr=False)  # without angle brackets
+    signer_certificate: bytes | None = field(repr=False)  # DER
+    no_reply: bool
+    references: tuple[str, ...] = field(repr=False)  # the thread's Message-IDs, oldest first
+    citizen_name: str = field(repr=False)
+    hetu: str = field(repr=False)
+    lang: str
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A citizen's reply, before it is stored and queued."""
+
+    citizen_id: str
+    thread_id: str
+    organisation_id: str
+    in_reply_to: str  # row id of the message answered
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    attachments: tuple[NewAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComposedReply:
+    """The outgoing mail made for a reply, and the Message-ID it carries (with brackets)."""
+
+    message_id: str
+    mail: OutgoingMail
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    id: str
+    direction: str  # "in" or "out"
+    subject: str = field(repr=False)
+    at: datetime
+    delivery: str | None  # the queue state of a sent message; None for received ones
+
+
+@dataclass(frozen=True)
+class ThreadOwner:
+    """Whom a sent reply belongs to: what a reply token is checked against."""
+
+    message_row_id: str
+    citizen_id: str
+    thread_id: str
+    organisation_id: str
+    active: bool

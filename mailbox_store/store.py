@@ -12,7 +12,9 @@ import json
 
 from sqlalchemy import Table, func, select
 
+from ._bounces import BounceOps
 from ._citizens import CitizenOps
+from ._conversations import ConversationOps
 from ._deliveries import DeliveryOps
 from ._queue import QueueOps
 from ._queue_admin import QueueAdminOps
@@ -37,7 +39,16 @@ _ALL_TABLES: tuple[Table, ...] = (
 )
 
 
-class MailboxStore(CitizenOps, DeliveryOps, ReadingOps, SessionOps, QueueOps, QueueAdminOps):
+class MailboxStore(
+    CitizenOps,
+    DeliveryOps,
+    ReadingOps,
+    ConversationOps,
+    SessionOps,
+    QueueOps,
+    QueueAdminOps,
+    BounceOps,
+):
     """Sealed storage of citizens, messages, events, sessions and the outbound queue."""
 
     # -- schema -----------------------------------------------------------------------------

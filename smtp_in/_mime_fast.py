@@ -38,7 +38,7 @@ _DEFAULT = policy.default
 _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 # The top-level headers extract reads through raw_items(), kept exactly as the feedparser
 # stores them (folded, 8-bit bytes as surrogates).
-_TOP_HEADERS = frozenset({"subject", "from", "message-id"})
+_TOP_HEADERS = frozenset({"subject", "from", "message-id", "in-reply-to", "references"})
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 _MAX_HEADER_BLOCK = 64 * 1024
 _TOLERANT_CHARSETS = frozenset(

@@ -112,6 +112,8 @@ class ExtractedMessage:
     subject: str
     from_address: str
     message_id: str | None
+    # Message-IDs this message answers: In-Reply-To first, then References newest first.
+    references: tuple[str, ...]
     text: str
     html: str | None
     attachments: tuple[Attachment, ...]
@@ -185,6 +187,8 @@ def _assemble(inner: Message, outer: Message, linesep: str) -> ExtractedMessage:
         subject=_one_line(subject or "")[:MAX_SUBJECT],
         from_address=from_address or "",
         message_id=message_id,
+        # Protected (inner) header fields win, as for the subject (RFC 9788).
+        references=_references(inner) or _references(outer),
         text=text,
         html=html,
         attachments=tuple(body.attachments),
@@ -453,6 +457,21 @@ def _message_id(msg: Message) -> str | None:
         return None
     value = _one_line(_unsurrogate(raw)).strip("<> ")
     return value[:MAX_SUBJECT] or None
+
+
+_MSG_ID = re.compile(r"<([^<>\s]{1,250})>")
+MAX_REFERENCES = 50
+
+
+def _references(msg: Message) -> tuple[str, ...]:
+    found: list[str] = []
+    for name, newest_first in (("in-reply-to", False), ("references", True)):
+        raw = _raw_header(msg, name)
+        if raw is None:
+            continue
+        ids = _MSG_ID.findall(_unsurrogate(raw))
+        found.extend(reversed(ids) if newest_first else ids)
+    return tuple(dict.fromkeys(found))[:MAX_REFERENCES]
 
 
 # --- file names ------------------------------------------------------------------------

@@ -2,6 +2,11 @@
 
 DATA runs the ingest pipeline and answers only after the commit: 250 means stored for good.
 Logs name organisations, reply codes and stage traces; never addresses, HETUs or content.
+
+Bounces are the one thing any peer may send: a delivery status notification with the null sender
+to the per-mail return path (smtp_out.verp) of something the gateway sent. It is recorded
+against that outbound queue row, and never delivered to anyone. Their logs name only row ids,
+actions and status codes.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from crypto.hetu import InvalidHetu, is_temporary, parse_hetu
-from mailbox_store import MailboxStore, StoreError
+from mailbox_store import MailboxStore, StoreError, StoreFull
 from policies.evaluate import identify_peer
 from policies.model import Organisation
 from smtp_in import replies
+from smtp_in.dsn import MalformedDsn, NotADsn, parse_dsn
 from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, StagePool, run_pipeline
 from smtp_in.server import GatewayEnvelope
+from smtp_out.verp import BOUNCE_PREFIX, Mac, parse_return_path
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,13 @@ class ActiveCitizens:
         return citizen_id
 
 
+@dataclass(frozen=True, slots=True)
+class BounceRecipient:
+    """A bounce address the gateway issued: the outbound queue row its DSN is about."""
+
+    queue_id: str
+
+
 class GatewayHandler:
     def __init__(
         self,
@@ -75,17 +90,20 @@ class GatewayHandler:
         pool: StagePool | None,
         max_recipients: int,
         allow_temporary_hetus: bool,
+        bounce_mac: Mac,
         on_delivered: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.organisations = tuple(organisations)
         self.domains = {d.lower() for d in domains}
         self.submission_address = submission_address.lower()
+        self.store = store
         self.citizens = ActiveCitizens(store)
         self.stages = tuple(stages)
         self.pool = pool
         self.max_recipients = max_recipients
         self.allow_temporary_hetus = allow_temporary_hetus
+        self.bounce_mac = bounce_mac
         self.on_delivered = on_delivered
         self.clock = clock
 
@@ -97,6 +115,13 @@ class GatewayHandler:
         address: str,
         options: list[str],
     ) -> str:
+        if not address:
+            # The null sender (RFC 5321 section 4.5.5) is how MTAs anywhere return delivery
+            # status notifications, so any peer may use it; RCPT then admits only bounce
+            # addresses, which reveal nothing about citizens.
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+            return str(replies.SENDER_OK)
         # Unknown peers are refused before any recipient is examined, so nobody outside can
         # probe which HETUs have accounts.
         decision = identify_peer(ipaddress.ip_address(session.peer[0]), self.organisations)
@@ -120,6 +145,8 @@ class GatewayHandler:
         address: str,
         options: list[str],
     ) -> str:
+        if envelope.mail_from == "":
+            return self._bounce_recipient(envelope, address, options)
         reply, citizen_id = await self._recipient(address)
         if reply is not replies.RECIPIENT_OK:
             return str(reply)
@@ -130,10 +157,33 @@ class GatewayHandler:
         envelope.recipients.append(Recipient(citizen_id))
         return str(reply)
 
+    def _bounce_recipient(self, envelope: GatewayEnvelope, address: str, options: list[str]) -> str:
+        """RCPT in a null-sender transaction: only a bounce address the gateway issued."""
+        local, _, domain = address.rpartition("@")
+        if domain.lower() not in self.domains:
+            return str(replies.RELAY_DENIED)
+        # Answered without looking at anything else: this peer may be anyone, and must not
+        # learn whether any citizen address exists.
+        if not local.lower().startswith(BOUNCE_PREFIX):
+            return str(replies.NULL_SENDER_BOUNCES_ONLY)
+        queue_id = parse_return_path(local, mac=self.bounce_mac)
+        if queue_id is None:
+            log.info("refused a bounce address the gateway did not issue")
+            return str(replies.UNKNOWN_BOUNCE_ADDRESS)
+        # A DSN reports on one mail, which went out under one return path.
+        if envelope.recipients:
+            return str(replies.ONE_BOUNCE_ADDRESS)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        envelope.recipients.append(BounceRecipient(queue_id))
+        return str(replies.RECIPIENT_OK)
+
     async def _recipient(self, address: str) -> tuple[replies.Reply, str | None]:
         local, _, domain = address.rpartition("@")
         if domain.lower() not in self.domains:
             return replies.RELAY_DENIED, None
+        if local.lower().startswith(BOUNCE_PREFIX):
+            return replies.BOUNCE_NEEDS_NULL_SENDER, None
         if address.lower() == self.submission_address:
             return replies.RECIPIENT_OK, None
         if not _HETU_SHAPED.fullmatch(local):
@@ -162,6 +212,9 @@ class GatewayHandler:
         assert isinstance(content, bytes)
         # The pipeline owns the bytes now; aiosmtpd's envelope need not keep them alive.
         envelope.content = envelope.original_content = None
+        if envelope.mail_from == "":
+            (bounce,) = envelope.recipients  # RCPT admits exactly one bounce address
+            return await self._record_bounce(content, bounce.queue_id)
         organisation: Organisation = session.organisation
         message = Inbound(
             raw=content,
@@ -192,6 +245,33 @@ class GatewayHandler:
         )
         self.on_delivered()
         return str(replies.ACCEPTED)
+
+    async def _record_bounce(self, content: bytes, queue_id: str) -> str:
+        """Record a DSN against its queue row; nothing of it is delivered to anyone."""
+        try:
+            # Parsing up to a megabyte is CPU work: keep it off the event loop.
+            report = await asyncio.to_thread(parse_dsn, content)
+        except NotADsn:
+            log.info("refused a non-DSN message to the bounce address of queue row %s", queue_id)
+            return str(replies.NOT_A_DSN)
+        except MalformedDsn:
+            log.info("refused an unreadable DSN for queue row %s", queue_id)
+            return str(replies.MALFORMED_DSN)
+        try:
+            found = await asyncio.to_thread(
+                self.store.record_bounce, queue_id, action=report.action, status=report.status
+            )
+        except StoreError as exc:
+            log.error("DSN for queue row %s not recorded (sender retries): %s", queue_id, exc)
+            full = isinstance(exc, StoreFull)
+            return str(replies.STORAGE_FULL if full else replies.TEMPORARY_FAILURE)
+        if found:
+            log.info("DSN for queue row %s: %s %s", queue_id, report.action, report.status)
+        else:
+            # Deleted by an operator meanwhile: nothing left to mark, and a refusal would only
+            # make the sender retry or bounce the bounce.
+            log.info("DSN for queue row %s dropped: no such row", queue_id)
+        return str(replies.BOUNCE_RECORDED)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error: %s", _describe(error))

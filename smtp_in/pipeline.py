@@ -60,6 +60,8 @@ class Inbound:
     opened: OpenedMessage | None = None
     extracted: ExtractedMessage | None = None
     citizen_ids: tuple[str, ...] = ()
+    no_reply: bool = False  # the clerk's subject carried the organisation's no-reply tag
+    threads: dict[str, str] = field(default_factory=dict)  # citizen -> thread continued
     duplicate: bool = False
     trace: list[str] = field(default_factory=list)
 

@@ -85,6 +85,33 @@ BAD_PARAMETER = Reply(
     555, "5.5.4", "Tuntematon tai virheellinen parametri / Unknown or malformed parameter"
 )
 
+# Bounces: delivery status notifications for mail the gateway sent, to its per-mail return paths
+NULL_SENDER_BOUNCES_ONLY = Reply(
+    550,
+    "5.7.1",
+    "Tyhjalla lahettajalla (MAIL FROM:<>) voi lahettaa vain yhdyskaytavan palautusosoitteisiin / "
+    "Mail with the null sender (MAIL FROM:<>) is accepted only for the gateway's bounce addresses",
+)
+BOUNCE_NEEDS_NULL_SENDER = Reply(
+    550,
+    "5.7.1",
+    "Palautusosoitteeseen otetaan vastaan vain toimitusilmoituksia tyhjalla lahettajalla "
+    "(MAIL FROM:<>) / A bounce address accepts only delivery status notifications with the "
+    "null sender (MAIL FROM:<>)",
+)
+UNKNOWN_BOUNCE_ADDRESS = Reply(
+    550,
+    "5.1.1",
+    "Yhdyskaytava ei ole antanut tata palautusosoitetta / "
+    "This bounce address was not issued by the gateway",
+)
+ONE_BOUNCE_ADDRESS = Reply(
+    452,
+    "4.5.3",
+    "Yksi palautusosoite kerrallaan; laheta loput erikseen / "
+    "One bounce address per message; send the others separately",
+)
+
 # DATA
 TOO_BIG = Reply(
     552, "5.3.4", "Viesti on suurempi kuin sallittu koko / Message size exceeds the fixed maximum"
@@ -190,6 +217,40 @@ NO_RECIPIENTS_IN_BODY = Reply(
     "5.1.3",
     "Viestin alussa ei ole rivia 'Henkilotunnus: ...' / "
     "The message names no recipient in a 'Henkilotunnus: ...' line at the top",
+)
+REPLY_REFERENCE_FORGED = Reply(
+    550,
+    "5.7.1",
+    "Viesti vastaa viestiin, jota tama palvelu ei ole lahettanyt / "
+    "The message answers a Message-ID this gateway did not issue",
+)
+REPLY_REFERENCE_OTHER_ORGANISATION = Reply(
+    550,
+    "5.7.1",
+    "Viesti vastaa toiselle organisaatiolle lahetettyyn viestiin / "
+    "The message answers a reply that was sent to another organisation",
+)
+REPLY_REFERENCE_EXPIRED = Reply(
+    550,
+    "5.7.1",
+    "Vastausaika on paattynyt; laheta viesti henkilotunnuksella / "
+    "The time to answer in this conversation has ended; name the recipient by HETU instead",
+)
+NOT_A_DSN = Reply(
+    550,
+    "5.6.0",
+    "Palautusosoitteeseen otetaan vastaan vain toimitusilmoituksia (RFC 3464, "
+    "multipart/report) / A bounce address accepts only delivery status notifications "
+    "(RFC 3464, multipart/report)",
+)
+MALFORMED_DSN = Reply(
+    550,
+    "5.6.0",
+    "Toimitusilmoituksesta ei loydy luettavaa vastaanottajakohtaista tilaa (Action, Status) / "
+    "The delivery status notification has no readable per-recipient Action and Status",
+)
+BOUNCE_RECORDED = Reply(
+    250, "2.0.0", "Toimitusilmoitus kirjattu / Delivery status notification recorded"
 )
 STORAGE_FULL = Reply(
     452,

@@ -7,6 +7,7 @@ because they use the database.
 
 from __future__ import annotations
 
+import dataclasses
 import email.policy
 import email.utils
 import hashlib
@@ -20,6 +21,7 @@ from typing import ParamSpec, TypeVar
 from cryptography import x509
 
 from crypto.hetu import InvalidHetu, mask_hetu, parse_hetu
+from crypto.reply_tokens import ReplyTokens
 from crypto.smime import DecryptionKey, SmimeError, SmimeFailure, open_message
 from mailbox_store import (
     CitizenNotActive,
@@ -32,6 +34,7 @@ from mailbox_store import (
 from policies.evaluate import check_signer
 from policies.model import Organisation
 from smtp_in import replies
+from smtp_in.answers import answered_thread
 from smtp_in.extract import ExtractError, ExtractFailure, extract
 from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
 
@@ -184,21 +187,34 @@ def extract_content(message: Inbound) -> None:
     """Subject, bodies, attachments (TNEF unpacked) and the HETU lines of the clerk's message."""
     assert message.opened is not None
     try:
-        message.extracted = extract(message.opened.content, message.header_block)
+        extracted = extract(message.opened.content, message.header_block)
     except ExtractError as exc:
         raise Reject(_EXTRACT_REPLIES[exc.failure]) from None
+    organisation = _crypto_material().organisations[message.organisation_id]
+    subject, message.no_reply = _without_tag(extracted.subject, organisation.replies.no_reply_tag)
+    message.extracted = dataclasses.replace(extracted, subject=subject)
     if message.extracted.message_id is None:
         # Without a Message-ID, a resent copy is recognised by its exact bytes.
         message.fallback_id = "sha256:" + hashlib.sha256(message.raw).hexdigest()
 
 
+def _without_tag(subject: str, tag: str) -> tuple[str, bool]:
+    """The subject without the organisation's no-reply tag (any case), and whether it had it."""
+    at = subject.lower().find(tag.lower())
+    if at < 0:
+        return subject, False
+    return " ".join((subject[:at] + subject[at + len(tag) :]).split()), True
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     allow_temporary_hetus: bool
+    reply_tokens: ReplyTokens
 
 
 def resolve_recipients(store: MailboxStore, settings: StoreSettings, message: Inbound) -> None:
-    """Citizens named at RCPT, plus those named in HETU lines for the submission address.
+    """Citizens named at RCPT, plus, for the submission address, the citizen whose conversation
+    a clerk's answer continues (by reply token) or else those named in HETU lines.
 
     A message to the submission address is delivered to all its named citizens or to none, so
     the clerk can resend to the others and post the paper copy.
@@ -206,24 +222,46 @@ def resolve_recipients(store: MailboxStore, settings: StoreSettings, message: In
     assert message.extracted is not None
     ids = [r.citizen_id for r in message.recipients if r.citizen_id is not None]
     if any(r.citizen_id is None for r in message.recipients):
-        if not message.extracted.hetus:
-            raise Reject(replies.NO_RECIPIENTS_IN_BODY)
-        invalid: list[str] = []
-        without_account: list[str] = []
-        for text in message.extracted.hetus:
-            try:
-                hetu = parse_hetu(text, allow_temporary=settings.allow_temporary_hetus)
-            except InvalidHetu:
-                invalid.append(mask_hetu(text))
-                continue
-            citizen = _storage(store.active_citizen_id, hetu)
-            if citizen is None:
-                without_account.append(mask_hetu(hetu))
-            else:
-                ids.append(citizen)
-        if invalid or without_account:
-            raise Reject(replies.body_recipients_refused(invalid, without_account))
+        answered = _storage(
+            answered_thread,
+            store,
+            settings.reply_tokens,
+            message.organisation_id,
+            message.extracted.references,
+            message.received_at,
+        )
+        if answered is not None:
+            # HETU lines in an answer are not instructions: the clerk may quote our details.
+            citizen_id, thread_id = answered
+            message.threads = {citizen_id: thread_id}
+            ids.append(citizen_id)
+        else:
+            ids.extend(_body_recipients(store, settings, message.extracted.hetus))
     message.citizen_ids = tuple(dict.fromkeys(ids))  # one copy per citizen, order kept
+
+
+def _body_recipients(
+    store: MailboxStore, settings: StoreSettings, lines: tuple[str, ...]
+) -> list[str]:
+    if not lines:
+        raise Reject(replies.NO_RECIPIENTS_IN_BODY)
+    ids: list[str] = []
+    invalid: list[str] = []
+    without_account: list[str] = []
+    for text in lines:
+        try:
+            hetu = parse_hetu(text, allow_temporary=settings.allow_temporary_hetus)
+        except InvalidHetu:
+            invalid.append(mask_hetu(text))
+            continue
+        citizen = _storage(store.active_citizen_id, hetu)
+        if citizen is None:
+            without_account.append(mask_hetu(hetu))
+        else:
+            ids.append(citizen)
+    if invalid or without_account:
+        raise Reject(replies.body_recipients_refused(invalid, without_account))
+    return ids
 
 
 def store_message(store: MailboxStore, message: Inbound) -> None:
@@ -244,6 +282,9 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
         original_mime=message.evidence,
         citizen_ids=message.citizen_ids,
         received_at=message.received_at,
+        signer_certificate=message.opened.signers[0].certificate_der if message.opened else None,
+        no_reply=message.no_reply,
+        threads=message.threads,
     )
     stored = _storage(store.store_delivery, delivery)
     message.duplicate = not stored.message_ids

@@ -1,7 +1,8 @@
 """Ways to hand a finished outbound message to the world.
 
-A `Transport` takes an `EmailMessage` plus its envelope and either delivers it or raises one
-of the two delivery errors, so the worker only has to decide *when* to try again::
+A `Transport` takes a finished message (CRLF bytes, already DKIM-signed by the worker) plus its
+envelope and either delivers it or raises one of the two delivery errors, so the worker only has
+to decide *when* to try again::
 
     DeliveryError
     ├── TransientDeliveryError   try again later (4xx, connection or TLS trouble, full disk)
@@ -49,15 +50,17 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class Transport(Protocol):
-    """Delivers one message to the given envelope recipients, all or nothing."""
+    """Delivers one message (CRLF bytes) to the given envelope recipients, all or nothing."""
 
-    async def send(
-        self, message: EmailMessage, *, envelope_from: str, recipients: Sequence[str]
-    ) -> None: ...
+    async def send(self, data: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None: ...
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as it goes on the wire: CRLF line endings, long headers folded."""
+    """The message as it goes on the wire: CRLF line endings, long headers folded.
+
+    Rendered messages (notifications) become bytes here, before signing: a DKIM signature
+    covers exactly these bytes, so nothing may re-serialise the message after it.
+    """
     return message.as_bytes(policy=email.policy.SMTP)
 
 
@@ -73,10 +76,7 @@ class OutboxDirTransport:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
 
-    async def send(
-        self, message: EmailMessage, *, envelope_from: str, recipients: Sequence[str]
-    ) -> None:
-        data = message_bytes(message)
+    async def send(self, data: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None:
         try:
             await asyncio.to_thread(self._write, data)
         except OSError as exc:
@@ -143,12 +143,9 @@ class RelayTransport:
         self._timeout = timeout
         self._tls_context = tls_context or ssl.create_default_context()
 
-    async def send(
-        self, message: EmailMessage, *, envelope_from: str, recipients: Sequence[str]
-    ) -> None:
+    async def send(self, data: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None:
         if not recipients:
             raise PermanentDeliveryError("message has no recipients")
-        data = message_bytes(message)
         client = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,

@@ -16,7 +16,7 @@ __all__ = ["BOUNCE_PREFIX", "parse_return_path", "return_path"]
 
 BOUNCE_PREFIX = "bounce+"
 _MAC_LENGTH = 20  # hex digits: 80 bits, far beyond guessing over SMTP
-_LOCAL = re.compile(r"bounce\+([0-9a-f]{32})\.([0-9a-f]{%d})" % _MAC_LENGTH, re.ASCII)
+_LOCAL = re.compile(rf"bounce\+([0-9a-f]{{32}})\.([0-9a-f]{{{_MAC_LENGTH}}})", re.ASCII)
 
 Mac = Callable[[str], str]
 """Keyed MAC of a queue id, hex (e.g. `lambda v: blind_index(v, "bounce")`)."""

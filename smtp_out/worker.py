@@ -1,13 +1,19 @@
 """The outbound worker: takes due rows from the persistent queue and delivers them.
 
-Each claimed row is handled on its own: the citizen's profile decides whether and where to
-notify, the transport delivers, and the row is marked sent or failed. Failures are retried with
-exponential backoff (1 min, 2, 4, ... at most 6 h between attempts); a permanent refusal, or
-five days' worth of retrying, ends the row as failed for the operator to see.
+Each claimed row is handled on its own. A row that carries a composed mail (`item.payload`:
+replies, receipts) is sent as it is to its own recipients; a notification without one is
+rendered from the citizen's current profile, which decides whether and where to notify. Every
+mail is DKIM-signed just before it goes (a signature made at enqueue time would age in the
+queue and tie it to the key of that day), and every mail gets its own envelope sender, a VERP
+return path naming the row (smtp_out.verp), so a bounce says which row it is about.
+
+Failures are retried with exponential backoff (1 min, 2, 4, ... at most 6 h between
+attempts); a permanent refusal, or five days' worth of retrying, ends the row as failed for
+the operator to see.
 
 Delivery is at least once: if marking a row fails after a successful send, the row's lease
-runs out and the notification goes again. A duplicate "you have a new message" is harmless;
-a lost one is not.
+runs out and the mail goes again. A duplicate "you have a new message" is harmless; a lost
+one is not.
 
 Log lines name queue row ids and error classes only, never addresses or content.
 """
@@ -21,9 +27,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Protocol
 
+from crypto.dkim import DkimSigner
 from mailbox_store.records import CitizenProfile, QueueItem
 from smtp_out.notification import render_notification
-from smtp_out.transport import PermanentDeliveryError, TransientDeliveryError, Transport
+from smtp_out.transport import (
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    Transport,
+    message_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +73,11 @@ def _utc_now() -> datetime:
 
 
 class OutboundWorker:
-    """Delivers queued notifications through a `Transport`."""
+    """Delivers queued mail through a `Transport`, DKIM-signed, each with its own return path.
+
+    `dkim` None sends unsigned (only for tests and tools that have no key); `return_path`
+    maps a queue row id to the envelope sender for that row (see smtp_out.verp).
+    """
 
     def __init__(
         self,
@@ -71,19 +87,22 @@ class OutboundWorker:
         from_address: str,
         login_url: str,
         message_id_domain: str,
+        dkim: DkimSigner | None,
+        return_path: Callable[[str], str],
         poll_interval: float = 1.0,
         batch: int = 20,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if poll_interval <= 0 or batch < 1:
             raise ValueError("poll_interval must be positive and batch at least 1")
+        # The header From of notifications; it may carry a display name, but needs an address.
+        if "@" not in parseaddr(from_address)[1]:
+            raise ValueError("from_address must contain an e-mail address")
         self._store = store
         self._transport = transport
         self._from_address = from_address
-        # The header may carry a display name; the envelope wants the bare address.
-        self._envelope_from = parseaddr(from_address)[1]
-        if "@" not in self._envelope_from:
-            raise ValueError("from_address must contain an e-mail address")
+        self._dkim = dkim
+        self._return_path = return_path
         self._login_url = login_url
         self._message_id_domain = message_id_domain
         self._poll_interval = poll_interval
@@ -110,10 +129,13 @@ class OutboundWorker:
                 await self._pause(stop)
 
     async def run_once(self) -> int:
-        """Claim due rows, deliver each, and return how many rows were handled."""
+        """Claim due rows, deliver them side by side, and return how many rows were handled.
+
+        Each row has its own SMTP conversation, so one slow relay answer does not hold up the
+        rest of the batch (nor eat into their leases); `batch` bounds the mails in flight.
+        """
         items = await asyncio.to_thread(self._store.claim_due, now=self._clock(), limit=self._batch)
-        for item in items:
-            await self._handle(item)
+        await asyncio.gather(*(self._handle(item) for item in items))
         return len(items)
 
     async def _pause(self, stop: asyncio.Event) -> None:
@@ -158,9 +180,27 @@ class OutboundWorker:
             await self._record(self._store.mark_sent, item.id)
 
     async def _deliver(self, item: QueueItem) -> None:
-        if item.kind != "notification":
-            # Only notifications exist so far; a newer kind waits, failed, for a newer worker.
-            raise PermanentDeliveryError(f"unsupported queue item kind {item.kind!r}")
+        if item.payload is not None:
+            # A composed mail (reply, receipt) goes as it is, whatever the row's kind.
+            recipients, data = item.payload.recipients, item.payload.data
+            if not recipients:
+                raise PermanentDeliveryError("queued mail has no recipients")
+        elif item.kind == "notification":
+            rendered = await self._notification(item)
+            if rendered is None:
+                return
+            recipients, data = rendered
+        else:
+            # Any other kind must bring its mail along; without one there is nothing to send.
+            raise PermanentDeliveryError(f"queue item of kind {item.kind!r} without a mail")
+        await self._transport.send(
+            await self._signed(data),
+            envelope_from=self._return_path(item.id),
+            recipients=recipients,
+        )
+
+    async def _notification(self, item: QueueItem) -> tuple[tuple[str, ...], bytes] | None:
+        """The citizen's notification (recipients, bytes), or None when nobody is to be told."""
         if item.citizen_id is None:
             raise PermanentDeliveryError("notification without a citizen")
         profile = await asyncio.to_thread(self._store.citizen_profile, item.citizen_id)
@@ -169,7 +209,7 @@ class OutboundWorker:
         if profile.email is None or profile.status != "active":
             # Nobody to tell, or an account that must not receive mail: nothing is owed.
             logger.info("queue row %s: citizen not notifiable, nothing sent", item.id)
-            return
+            return None
         message = render_notification(
             lang=profile.lang,
             to_address=profile.email,
@@ -178,9 +218,24 @@ class OutboundWorker:
             message_id_domain=self._message_id_domain,
             now=self._clock(),
         )
-        await self._transport.send(
-            message, envelope_from=self._envelope_from, recipients=[profile.email]
-        )
+        return (profile.email,), message_bytes(message)
+
+    async def _signed(self, data: bytes) -> bytes:
+        """`data` with its DKIM-Signature header field in front (unchanged without a signer)."""
+        if self._dkim is None:
+            return data
+        try:
+            # In a thread: canonicalising a large mail would otherwise stall the event loop,
+            # which the SMTP listener and the portal share.
+            signature = await asyncio.to_thread(self._dkim.sign, data)
+        except Exception as exc:
+            # Signing is a pure function of the bytes: what fails now (no From field, or a
+            # header dkimpy trips over with something other than DkimError) fails every time.
+            # The text may quote the message, so only the class is kept.
+            raise PermanentDeliveryError(
+                f"the mail cannot be DKIM-signed ({type(exc).__name__})"
+            ) from None
+        return signature + data
 
     async def _record_failure(self, item: QueueItem, error: str, *, permanent: bool) -> None:
         retry_at: datetime | None = None

@@ -24,7 +24,8 @@ from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.mailbox_routes import Mailbox
 from gateway.web.pages import Pages
 from gateway.web.portal import Portal
-from gateway.web.store_port import PortalStore
+from gateway.web.reply_routes import ReplyRoutes
+from gateway.web.store_port import PortalStore, ReplyPort
 from gateway.web.tokens import PortalTokens
 
 _ERROR_TEXT_KEYS = {403: "error_forbidden", 404: "error_not_found"}
@@ -40,6 +41,7 @@ def create_app(
     hetu_parser: Callable[[str], str],
     idle_timeout: timedelta = timedelta(minutes=30),
     session_lifetime: timedelta = timedelta(hours=8),
+    replies: ReplyPort | None = None,
 ) -> Starlette:
     """Return the portal application.
 
@@ -55,8 +57,14 @@ def create_app(
         secure_cookies=secure_cookies,
         idle_timeout=idle_timeout,
         session_lifetime=session_lifetime,
+        replies=replies,
     )
-    routes = [*Mailbox(portal).routes(), *Logout(portal).routes(), _stylesheet_route()]
+    routes = [
+        *Mailbox(portal).routes(),
+        *ReplyRoutes(portal).routes(),
+        *Logout(portal).routes(),
+        _stylesheet_route(),
+    ]
     if auth_mode == "test":
         routes += DevelopmentLogin(portal, hetu_parser).routes()
 

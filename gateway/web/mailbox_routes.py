@@ -15,7 +15,8 @@ from starlette.routing import Route
 
 from gateway.web.downloads import content_disposition, safe_content_type
 from gateway.web.headers import DOWNLOAD_CSP
-from gateway.web.portal import Portal, current_visitor
+from gateway.web.portal import Portal, Visitor, current_visitor
+from mailbox_store.records import MessageView
 
 PAGE_SIZE = 20
 # Far beyond any real mailbox; it only keeps a silly ?page= from becoming a huge SQL offset.
@@ -59,6 +60,10 @@ class Mailbox:
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE + 1,
         )
+        # Notifications that bounce mean the citizen stops hearing of new mail: tell them here.
+        unreachable = await run_in_threadpool(
+            self._portal.store.unreachable_email, visitor.citizen_id
+        )
         return self._portal.pages.render(
             "inbox.html",
             lang=visitor.lang,
@@ -67,6 +72,7 @@ class Mailbox:
             organisation_name=self._portal.organisation_name,
             page=page,
             has_older=len(entries) > PAGE_SIZE,
+            unreachable_email=unreachable,
         )
 
     async def message(self, request: Request) -> Response:
@@ -78,13 +84,8 @@ class Mailbox:
         )
         if message is None:
             raise HTTPException(404)
-        return self._portal.pages.render(
-            "message.html",
-            lang=visitor.lang,
-            visitor=visitor,
-            message=message,
-            organisation=self._portal.organisation_name(message.organisation_id),
-        )
+        sent = request.query_params.get("reply") == "sent"
+        return await message_page(self._portal, visitor, message, reply_sent=sent)
 
     async def attachment(self, request: Request) -> Response:
         visitor = await current_visitor(self._portal, request)
@@ -108,6 +109,34 @@ class Mailbox:
                 "Content-Security-Policy": DOWNLOAD_CSP,
             },
         )
+
+
+async def message_page(
+    portal: Portal,
+    visitor: Visitor,
+    message: MessageView,
+    *,
+    reply_sent: bool = False,
+    reply_error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """One message with its thread and, where the message may be answered, the reply form."""
+    thread = await run_in_threadpool(portal.store.thread, visitor.citizen_id, message.thread_id)
+    offer = None
+    if portal.replies is not None and message.direction == "in":
+        offer = await run_in_threadpool(portal.replies.offer, visitor.citizen_id, message.id)
+    return portal.pages.render(
+        "message.html",
+        lang=visitor.lang,
+        status_code=status_code,
+        visitor=visitor,
+        message=message,
+        organisation=portal.organisation_name(message.organisation_id),
+        thread=[entry for entry in thread if entry.id != message.id] if len(thread) > 1 else [],
+        offer=offer,
+        reply_sent=reply_sent,
+        reply_error=reply_error,
+    )
 
 
 def _to_login() -> Response:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.web.pages import Pages
-from gateway.web.store_port import PortalStore
+from gateway.web.store_port import PortalStore, ReplyPort
 from gateway.web.tokens import PortalTokens
 
 
@@ -31,6 +31,7 @@ class Portal:
     secure_cookies: bool
     idle_timeout: timedelta
     session_lifetime: timedelta
+    replies: ReplyPort | None = None  # None: the portal offers no replies at all
 
     def cookie_name(self, base: str) -> str:
         # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has Path=/

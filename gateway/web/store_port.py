@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from mailbox_store.records import AttachmentView, CitizenProfile, InboxEntry, MessageView
+from mailbox_store.records import (
+    AttachmentView,
+    CitizenProfile,
+    InboxEntry,
+    MessageView,
+    NewAttachment,
+    ThreadEntry,
+)
 
 
 class PortalStore(Protocol):
@@ -26,6 +33,10 @@ class PortalStore(Protocol):
 
     def read_message(self, citizen_id: str, message_id: str) -> MessageView | None: ...
 
+    def thread(self, citizen_id: str, thread_id: str) -> Sequence[ThreadEntry]: ...
+
+    def unreachable_email(self, citizen_id: str) -> bool: ...
+
     def read_attachment(
         self, citizen_id: str, message_id: str, attachment_id: str
     ) -> AttachmentView | None: ...
@@ -35,3 +46,13 @@ class PortalStore(Protocol):
     def session_citizen(self, token: str, *, idle_timeout: timedelta) -> str | None: ...
 
     def end_session(self, token: str) -> None: ...
+
+
+class ReplyPort(Protocol):
+    """Answering messages (gateway.reply_desk.ReplyDesk); synchronous, like the store."""
+
+    def offer(self, citizen_id: str, message_id: str) -> Any | None: ...
+
+    def send(
+        self, citizen_id: str, message_id: str, text: str, attachments: Sequence[NewAttachment]
+    ) -> str: ...

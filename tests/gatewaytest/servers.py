@@ -9,16 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
 from gateway import material
+from gateway.serve import store_settings
 from gatewaytest.env import GatewayEnv
 from mailbox_store import MailboxStore
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
-from smtp_in.stages import StoreSettings, ingest_pipeline, install_material
+from smtp_in.stages import ingest_pipeline, install_material
 
 
 class _GatewayController(Controller):
@@ -52,10 +54,11 @@ class InProcessGateway:
             domains=config.domains,
             submission_address=config.submission_address,
             store=self.store,
-            stages=ingest_pipeline(self.store, StoreSettings(config.allow_temporary_hetus)),
+            stages=ingest_pipeline(self.store, store_settings(config)),
             pool=None,
             max_recipients=config.smtp.max_recipients,
             allow_temporary_hetus=config.allow_temporary_hetus,
+            bounce_mac=partial(material.blind_index(config), purpose="bounce"),
         )
         self.controller = _GatewayController(env, self.handler)
         self.port = config.smtp.listen_port

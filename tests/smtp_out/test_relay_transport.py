@@ -32,8 +32,10 @@ def sample() -> EmailMessage:
     return message
 
 
-async def send(transport: RelayTransport, message: EmailMessage | None = None) -> None:
-    await transport.send(message or sample(), envelope_from=SENDER, recipients=[RECIPIENT])
+async def send(transport: RelayTransport, data: bytes | None = None) -> None:
+    await transport.send(
+        data or message_bytes(sample()), envelope_from=SENDER, recipients=[RECIPIENT]
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -48,13 +50,13 @@ async def _let_tls_connections_finish_closing() -> AsyncIterator[None]:
 async def test_plain_delivery_without_tls(start_sink: StartSink) -> None:
     handler = SinkHandler()
     sink = start_sink(handler)
-    message = sample()
-    await send(RelayTransport("127.0.0.1", sink.port, starttls="none"), message)
+    data = message_bytes(sample())
+    await send(RelayTransport("127.0.0.1", sink.port, starttls="none"), data)
     [received] = handler.received
     assert received.envelope_from == SENDER
     assert received.recipients == [RECIPIENT]
     assert not received.over_tls
-    assert received.data == message_bytes(message)
+    assert received.data == data
 
 
 async def test_required_starttls_upgrades_and_verifies(

@@ -23,10 +23,16 @@ from crypto.sealing import MasterKeyRing
 from mailbox_store import Delivery, MailboxStore
 from smtp_out.notification import SUBJECTS
 from smtp_out.transport import OutboxDirTransport, RelayTransport, Transport
+from smtp_out.verp import parse_return_path, return_path
 from smtp_out.worker import GIVE_UP_AFTER, OutboundWorker
 
 FROM = "Asiointitili <noreply@asiointitili.example.fi>"
 LOGIN_URL = "https://asiointitili.example.fi/login"
+BOUNCE_INDEX = BlindIndex.from_text(BlindIndex.generate_file_text())
+
+
+def bounce_mac(value: str) -> str:
+    return BOUNCE_INDEX(value, "bounce")
 
 
 
@@ -73,6 +79,10 @@ def make_worker(
         from_address=FROM,
         login_url=LOGIN_URL,
         message_id_domain="asiointitili.example.fi",
+        dkim=None,
+        return_path=lambda queue_id: return_path(
+            queue_id, mac=bounce_mac, domain="asiointitili.example.fi"
+        ),
         clock=clock,
         **options,  # type: ignore[arg-type]
     )
@@ -137,7 +147,10 @@ async def test_transient_failures_back_off_and_then_succeed(
 
     assert len(handler.received) == 1
     assert handler.received[0].recipients == ["maija@example.org"]
-    assert handler.received[0].envelope_from == "noreply@asiointitili.example.fi"
+    # The envelope sender is the row's own return path, the same on every attempt.
+    local, _, domain = handler.received[0].envelope_from.partition("@")
+    assert domain == "asiointitili.example.fi"
+    assert parse_return_path(local, mac=bounce_mac) is not None
     assert queue_events(store, citizen) == [
         ("notification.deferred", 1),
         ("notification.deferred", 2),
@@ -200,12 +213,10 @@ class ExplodingFor:
         self._victim = victim
         self._outbox = OutboxDirTransport(outbox)
 
-    async def send(
-        self, message: EmailMessage, *, envelope_from: str, recipients: Sequence[str]
-    ) -> None:
+    async def send(self, data: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None:
         if self._victim in recipients:
             raise RuntimeError(f"cannot deliver to {self._victim}")
-        await self._outbox.send(message, envelope_from=envelope_from, recipients=recipients)
+        await self._outbox.send(data, envelope_from=envelope_from, recipients=recipients)
 
 
 async def test_an_unexpected_error_is_retried_without_logging_secrets(

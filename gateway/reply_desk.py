@@ -1,0 +1,214 @@
+"""The citizen's replies: whether a message may be answered, and sending an answer.
+
+Every rule is checked here, on the server, whatever the portal showed: the organisation allows
+replies, the clerk did not forbid them for this message, the attachments fit the policy. The
+reply is composed (signed by the gateway, encrypted to the clerk and the organisation), stored
+in the citizen's thread and queued in one transaction; the outbound worker sends it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from crypto.reply_tokens import ReplyTokens, ThreadRef
+from mailbox_store import (
+    ComposedReply,
+    MailboxStore,
+    NewAttachment,
+    NewReply,
+    OutgoingMail,
+    ReplyContext,
+)
+from policies.model import Organisation, ReplyPolicy
+from smtp_out.reply import OutgoingReply, ReplyAttachment, compose_reply
+
+__all__ = ["MAX_REPLY_TEXT", "ReplyDesk", "ReplyOffer", "ReplyRefused"]
+
+MAX_REPLY_TEXT = 20_000  # characters: a letter, not a document (documents go as attachments)
+_ANSWER_PREFIX = re.compile(r"^\s*(re|vs|sv|aw)\s*:", re.IGNORECASE)
+
+
+class ReplyRefused(Exception):
+    """The reply breaks a rule; `reason` is a portal text key the citizen reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ReplyOffer:
+    """What the reply form may accept for one message."""
+
+    max_attachments: int
+    max_attachment_bytes: int
+
+
+@dataclass(frozen=True)
+class GatewaySigner:
+    """The gateway's S/MIME identity: its certificate names `address`."""
+
+    address: str
+    certificate: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplyDesk:
+    def __init__(
+        self,
+        store: MailboxStore,
+        organisations: Sequence[Organisation],
+        tokens: ReplyTokens,
+        signer: GatewaySigner,
+        organisation_certificates: Mapping[str, x509.Certificate],
+        clock: Callable[[], datetime] = _utc_now,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._on_queued = on_queued
+        self._organisations = {org.id: org for org in organisations}
+        self._tokens = tokens
+        self._signer = signer
+        self._org_certificates = dict(organisation_certificates)
+        self._clock = clock
+
+    def offer(self, citizen_id: str, message_id: str) -> ReplyOffer | None:
+        """The reply form's limits, or None when this message may not be answered."""
+        context = self._store.reply_context(citizen_id, message_id)
+        if context is None or self._refusal(context) is not None:
+            return None
+        policy = self._organisations[context.organisation_id].replies
+        return ReplyOffer(policy.max_attachments, policy.max_attachment_bytes)
+
+    def send(
+        self,
+        citizen_id: str,
+        message_id: str,
+        text: str,
+        attachments: Sequence[NewAttachment],
+    ) -> str:
+        """Store and queue the reply; returns its message row id. Raises ReplyRefused."""
+        context = self._store.reply_context(citizen_id, message_id)
+        if context is None:
+            raise ReplyRefused("reply_not_found")
+        refusal = self._refusal(context)
+        if refusal is not None:
+            raise ReplyRefused(refusal)
+        organisation = self._organisations[context.organisation_id]
+        _check_content(organisation.replies, text, attachments)
+        recipients = self._recipients(context, organisation)
+        reply = NewReply(
+            citizen_id=citizen_id,
+            thread_id=context.thread_id,
+            organisation_id=context.organisation_id,
+            in_reply_to=context.message_id,
+            subject=_answer_subject(context.subject),
+            text=text,
+            attachments=tuple(attachments),
+        )
+
+        def compose(row_id: str) -> ComposedReply:
+            return self._compose(row_id, context, organisation, reply, recipients)
+
+        row_id = self._store.store_reply(reply, compose)
+        self._on_queued()
+        return row_id
+
+    def _refusal(self, context: ReplyContext) -> str | None:
+        organisation = self._organisations.get(context.organisation_id)
+        if organisation is None or not organisation.replies_allowed:
+            return "reply_not_allowed"
+        if context.no_reply:
+            return "reply_forbidden_by_sender"
+        if organisation.replies.recipients != "registry" and context.signer_certificate is None:
+            return "reply_not_allowed"  # nothing to encrypt to for the clerk
+        return None
+
+    def _recipients(
+        self, context: ReplyContext, organisation: Organisation
+    ) -> list[tuple[str, x509.Certificate | None]]:
+        """(address, certificate to encrypt to) for each recipient the policy names."""
+        chosen: list[tuple[str, x509.Certificate | None]] = []
+        if organisation.replies.recipients in ("sender", "both"):
+            assert context.signer_certificate is not None
+            clerk = x509.load_der_x509_certificate(context.signer_certificate)
+            chosen.append((context.sender_address, clerk))
+        if organisation.replies.recipients in ("registry", "both"):
+            chosen.append((organisation.reply_address, None))
+        return chosen
+
+    def _compose(
+        self,
+        row_id: str,
+        context: ReplyContext,
+        organisation: Organisation,
+        reply: NewReply,
+        recipients: list[tuple[str, x509.Certificate | None]],
+    ) -> ComposedReply:
+        now = self._clock()
+        ref = ThreadRef(row_id, reply.citizen_id, reply.thread_id, reply.organisation_id)
+        message_id = self._tokens.message_id(
+            ref, now + timedelta(days=organisation.replies.thread_days)
+        )
+        # Our own fallback ids ("sha256:...") were never Message-IDs on the wire.
+        references = tuple(f"<{r}>" for r in context.references if not r.startswith("sha256:"))
+        clerk_id = context.clerk_message_id
+        in_reply_to = f"<{clerk_id}>" if clerk_id and not clerk_id.startswith("sha256:") else None
+        certificates = [cert for _, cert in recipients if cert is not None]
+        organisation_certificate = self._org_certificates.get(organisation.id)
+        if organisation_certificate is not None:
+            certificates.append(organisation_certificate)
+        addresses = tuple(dict.fromkeys(address for address, _ in recipients))
+        outgoing = OutgoingReply(
+            from_address=self._signer.address,
+            to_addresses=addresses,
+            reply_to=self._signer.address,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=references,
+            date=now,
+            subject=reply.subject,
+            text=reply.text,
+            attachments=tuple(
+                ReplyAttachment(a.filename, a.content_type, a.data) for a in reply.attachments
+            ),
+            citizen_name=context.citizen_name,
+            hetu=context.hetu,
+            original_subject=context.subject,
+            original_received_at=context.received_at,
+            original_message_id=in_reply_to,
+            lang=context.lang if context.lang in ("fi", "sv", "en") else "fi",
+        )
+        data = compose_reply(
+            outgoing,
+            signer_certificate=self._signer.certificate,
+            signer_key=self._signer.key,
+            recipient_certificates=certificates,
+            aes_gcm=organisation.replies.aes_gcm,
+        )
+        return ComposedReply(message_id, OutgoingMail(recipients=addresses, data=data))
+
+
+def _check_content(policy: ReplyPolicy, text: str, attachments: Sequence[NewAttachment]) -> None:
+    if not text.strip() and not attachments:
+        raise ReplyRefused("reply_empty")
+    if len(text) > MAX_REPLY_TEXT:
+        raise ReplyRefused("reply_text_too_long")
+    if len(attachments) > policy.max_attachments:
+        raise ReplyRefused("reply_too_many_attachments")
+    if any(len(a.data) > policy.max_attachment_bytes for a in attachments):
+        raise ReplyRefused("reply_attachment_too_large")
+
+
+def _answer_subject(subject: str) -> str:
+    return subject if _ANSWER_PREFIX.match(subject) else f"Re: {subject}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 MAX_TEXT_FIELD = 256 * 1024  # bytes of one text field (the reply text is capped lower)
@@ -36,16 +36,23 @@ async def read_form(request: Request, *, max_bytes: int, max_files: int) -> Subm
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise HTTPException(413)
-    parser = MultiPartParser(
-        request.headers,
-        _capped(request.stream(), max_bytes),
-        max_files=max_files,
-        max_fields=10,
-        max_part_size=MAX_TEXT_FIELD,
-    )
-    parser.spool_max_size = max_bytes + 1  # never a temporary file
+    body = _capped(request.stream(), max_bytes)
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
-        form = await parser.parse()
+        if content_type == "application/x-www-form-urlencoded":  # a form without files
+            form = await FormParser(request.headers, body).parse()
+        elif content_type != "multipart/form-data":
+            raise HTTPException(415)
+        else:
+            parser = MultiPartParser(
+                request.headers,
+                body,
+                max_files=max_files,
+                max_fields=10,
+                max_part_size=MAX_TEXT_FIELD,
+            )
+            parser.spool_max_size = max_bytes + 1  # never a temporary file
+            form = await parser.parse()
     except MultiPartException:
         raise HTTPException(400) from None
     fields: dict[str, str] = {}

@@ -117,22 +117,7 @@ class ConversationOps(StoreCore):
             ),
             "signer_cert_sealed": None,
         }
-        attachment_rows = []
-        for position, attachment in enumerate(reply.attachments):
-            attachment_id = new_id()
-            attachment_rows.append(
-                {
-                    "id": attachment_id,
-                    "message_id": row_id,
-                    "position": position,
-                    "filename_sealed": sealed(
-                        "attachments", attachment_id, "filename", attachment.filename.encode()
-                    ),
-                    "content_type": attachment.content_type,
-                    "size": len(attachment.data),
-                    "data_sealed": sealed("attachments", attachment_id, "data", attachment.data),
-                }
-            )
+        attachment_rows = self._attachment_rows(dek, row_id, reply.attachments)
         queue_row = {
             "id": queue_id,
             "kind": "reply",

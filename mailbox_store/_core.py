@@ -21,12 +21,13 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, and_, bindparam, func, insert, select
 
 from crypto.blind_index import BlindIndex
-from crypto.sealing import MasterKeyRing, SealingError, field_aad, open_sealed
+from crypto.sealing import MasterKeyRing, SealingError, field_aad, open_sealed, seal
 
 from .chain import GENESIS_HASH, canonical_detail, link_hash
 from .dek_cache import DataKeyCache
 from .engine import WRITE, make_engine, translate_errors
 from .errors import StoreCorrupt
+from .records import NewAttachment
 from .schema import citizens, events
 
 __all__ = ["StoreCore", "new_id", "token_id"]
@@ -112,6 +113,33 @@ class StoreCore:
     def _read(self, operation: str) -> Iterator[Connection]:
         with translate_errors(operation), self._engine.begin() as connection:
             yield connection
+
+    @staticmethod
+    def _attachment_rows(
+        dek: bytes, message_id: str, files: Sequence[NewAttachment]
+    ) -> list[dict[str, Any]]:
+        """Sealed `attachments` rows for a message's files, in order."""
+        rows = []
+        for position, attachment in enumerate(files):
+            row_id = new_id()
+            rows.append(
+                {
+                    "id": row_id,
+                    "message_id": message_id,
+                    "position": position,
+                    "filename_sealed": seal(
+                        dek,
+                        attachment.filename.encode("utf-8"),
+                        field_aad("attachments", row_id, "filename"),
+                    ),
+                    "content_type": attachment.content_type,
+                    "size": len(attachment.data),
+                    "data_sealed": seal(
+                        dek, attachment.data, field_aad("attachments", row_id, "data")
+                    ),
+                }
+            )
+        return rows
 
     @staticmethod
     def _open(dek: bytes, blob: bytes, table: str, row_id: str, field: str) -> bytes:

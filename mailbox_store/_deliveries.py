@@ -185,22 +185,7 @@ class DeliveryOps(StoreCore):
             if delivery.signer_certificate is None
             else sealed("messages", message_id, "signer_cert", delivery.signer_certificate),
         }
-        attachment_rows = []
-        for position, attachment in enumerate(delivery.attachments):
-            attachment_id = new_id()
-            attachment_rows.append(
-                {
-                    "id": attachment_id,
-                    "message_id": message_id,
-                    "position": position,
-                    "filename_sealed": sealed(
-                        "attachments", attachment_id, "filename", attachment.filename.encode()
-                    ),
-                    "content_type": attachment.content_type,
-                    "size": len(attachment.data),
-                    "data_sealed": sealed("attachments", attachment_id, "data", attachment.data),
-                }
-            )
+        attachment_rows = self._attachment_rows(dek, message_id, delivery.attachments)
         queue = {
             "id": new_id(),
             "kind": "notification",

@@ -138,12 +138,12 @@ def stage_workers(config: Config) -> StageWorkers:
 async def serve(config: Config) -> None:
     quiet_aiosmtpd_logging()
     # Read before anything starts, so a bad key or password file stops `serve` at once.
+    # The mailbox keys come first: without them nothing else matters (and `init` makes them all).
+    master_keys = material.master_keys(config)
+    index = material.blind_index(config)
     transport = _transport(config)
     dkim = _dkim_signer(config)
-    index = material.blind_index(config)
-    store = MailboxStore(
-        config.database_url, material.master_keys(config), index, background_checkpoints=True
-    )
+    store = MailboxStore(config.database_url, master_keys, index, background_checkpoints=True)
     store.migrate()
     tls = material.smtp_tls_context(config)
     workers = stage_workers(config)

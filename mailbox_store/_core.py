@@ -134,9 +134,11 @@ class StoreCore:
                     ),
                     "content_type": attachment.content_type,
                     "size": len(attachment.data),
-                    "data_sealed": seal(
-                        dek, attachment.data, field_aad("attachments", row_id, "data")
-                    ),
+                    "data_sealed": None
+                    if attachment.source
+                    else seal(dek, attachment.data, field_aad("attachments", row_id, "data")),
+                    "source_start": attachment.source[0] if attachment.source else None,
+                    "source_end": attachment.source[1] if attachment.source else None,
                 }
             )
         return rows

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from ._core import StoreCore
+from .errors import StoreCorrupt
 from .records import AttachmentInfo, AttachmentView, InboxEntry, MessageView
 from .schema import attachments, messages
+from .spans import decode_span
 
 __all__ = ["ReadingOps"]
 
@@ -130,7 +132,15 @@ class ReadingOps(StoreCore):
                 select(
                     attachments.c.filename_sealed,
                     attachments.c.content_type,
+                    attachments.c.size,
                     attachments.c.data_sealed,
+                    attachments.c.source_start,
+                    attachments.c.source_end,
+                    # The original is fetched only when the file is a span of it.
+                    case(
+                        (attachments.c.data_sealed.is_(None), messages.c.original_sealed),
+                        else_=None,
+                    ).label("original_sealed"),
                 )
                 .join(messages, messages.c.id == attachments.c.message_id)
                 .where(
@@ -142,10 +152,20 @@ class ReadingOps(StoreCore):
         if row is None:
             return None
         dek = self._data_key(citizen_id)
+        if row.data_sealed is not None:
+            data = self._open(dek, row.data_sealed, "attachments", attachment_id, "data")
+        else:
+            original = self._open(dek, row.original_sealed, "messages", message_id, "original")
+            try:
+                data = decode_span(original, row.source_start, row.source_end)
+            except ValueError as exc:  # binascii.Error included
+                raise StoreCorrupt("an attachment's span of the original does not decode") from exc
+        if len(data) != row.size:
+            raise StoreCorrupt("an attachment's span of the original has the wrong size")
         return AttachmentView(
             filename=self._open_text(
                 dek, row.filename_sealed, "attachments", attachment_id, "filename"
             ),
             content_type=row.content_type,
-            data=self._open(dek, row.data_sealed, "attachments", attachment_id, "data"),
+            data=data,
         )

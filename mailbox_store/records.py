@@ -37,6 +37,9 @@ class NewAttachment:
     filename: str = field(repr=False)
     content_type: str
     data: bytes = field(repr=False)
+    # (start, end) of the file's strict base64 body in the delivery's original_mime: then
+    # the original stands in for a decoded copy (see mailbox_store.spans).
+    source: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

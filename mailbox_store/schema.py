@@ -134,7 +134,15 @@ attachments = Table(
     Column("filename_sealed", LargeBinary, nullable=False),
     Column("content_type", String(255), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("data_sealed", LargeBinary, nullable=False),
+    # The file, sealed; or None when it is the base64 body at source_start:source_end of the
+    # message's sealed original (see mailbox_store.spans).
+    Column("data_sealed", LargeBinary, nullable=True),
+    Column("source_start", Integer, nullable=True),
+    Column("source_end", Integer, nullable=True),
+    CheckConstraint(
+        "(data_sealed IS NULL) = (source_start IS NOT NULL AND source_end IS NOT NULL)",
+        name="data_or_source",
+    ),
     UniqueConstraint("message_id", "position"),
 )
 

@@ -30,7 +30,7 @@ import re
 from email import policy
 from email.message import EmailMessage
 
-import pybase64
+from mailbox_store.spans import strict_base64
 
 __all__ = ["FastPart", "header_fields", "split"]
 
@@ -76,6 +76,9 @@ class FastPart(EmailMessage):
     def __init__(self) -> None:
         super().__init__(policy.compat32)
         self.data = b""
+        # Where a strict base64 body lies in the split bytes: the stored original can then
+        # stand in for a second, decoded copy of the file (see mailbox_store.spans).
+        self.span: tuple[int, int] | None = None
 
 
 def split(content: bytes, max_depth: int, max_parts: int) -> FastPart | None:
@@ -210,6 +213,7 @@ class _Splitter:
         if cte == "base64":
             part.data, strict = _base64(source, start, end)
             if strict:
+                part.span = (start, end)
                 return  # nothing but base64 and line breaks: no delimiter, no 8-bit byte
             raw = source[start:end]
         else:
@@ -317,12 +321,8 @@ def _base64(source: bytes, start: int, end: int) -> tuple[bytes, bool]:
     # = b"".join(body.splitlines()); the slice is freed at once, so that at most two copies
     # of a big attachment are alive at a time.
     joined = source[start:end].translate(None, b"\r\n")
-    pad_err = len(joined) % 4
     try:
-        # pybase64's strict mode accepts a subset of what base64.b64decode(validate=True)
-        # does, with the same result; the stdlib path below covers the rest.
-        padded = joined + b"==="[: 4 - pad_err] if pad_err else joined
-        return pybase64.b64decode(padded, validate=True), True
+        return strict_base64(joined), True
     except (binascii.Error, ValueError):
         return _decode_b(joined), False
 

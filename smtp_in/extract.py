@@ -103,6 +103,8 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    # Where `data` lies as a strict base64 body in the extracted entity, when it does.
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,10 +214,17 @@ class _Body:
     parts: int = 0
 
     def attach(
-        self, filename: str | None, content_type: str, data: bytes, suffix: str = ""
+        self,
+        filename: str | None,
+        content_type: str,
+        data: bytes,
+        suffix: str = "",
+        span: tuple[int, int] | None = None,
     ) -> None:
         fallback = f"liite-{len(self.attachments) + 1}{suffix}"
-        self.attachments.append(Attachment(_safe_filename(filename, fallback), content_type, data))
+        self.attachments.append(
+            Attachment(_safe_filename(filename, fallback), content_type, data, span)
+        )
 
 
 class _Walker:
@@ -297,7 +306,7 @@ class _Walker:
             "multipart"  # declared multipart without usable boundaries: show what is there
         )
         if disposition == "attachment" or filename is not None or not is_body_text:
-            self.body.attach(filename, ctype, data)
+            self.body.attach(filename, ctype, data, span=getattr(part, "span", None))
             return
         text = _decode_text(data, part.get_content_charset())
         if ctype == "text/html":

@@ -56,6 +56,7 @@ class Inbound:
     received_at: datetime
     header_block: bytes = b""
     evidence: bytes = b""  # what is kept of the original: see stages.unwrap
+    content_offset: int = -1  # where the opened content lies in `evidence`, if verbatim
     fallback_id: str = ""  # identifies a message without a Message-ID (its digest)
     opened: OpenedMessage | None = None
     extracted: ExtractedMessage | None = None

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 from cryptography import x509
 
 from crypto.hetu import InvalidHetu, mask_hetu, parse_hetu
+from crypto.pgp import PgpContext, PgpError, PgpFailure, is_smime_shaped, open_pgp_message
 from crypto.reply_tokens import ReplyTokens
 from crypto.smime import DecryptionKey, SmimeError, SmimeFailure, open_message
 from mailbox_store import (
@@ -49,6 +50,7 @@ class CryptoMaterial:
     keys: tuple[DecryptionKey, ...]
     anchors: Mapping[str, tuple[x509.Certificate, ...]]
     organisations: Mapping[str, Organisation]
+    pgp: PgpContext | None = None  # None when no organisation uses OpenPGP
 
 
 _material: CryptoMaterial | None = None
@@ -58,6 +60,7 @@ def install_material(
     keys: Sequence[DecryptionKey],
     anchors_pem: Mapping[str, bytes],
     organisations: Sequence[Organisation],
+    pgp: PgpContext | None = None,
 ) -> None:
     """Process-pool initializer (and the inline set-up): keep the keys for this process."""
     global _material
@@ -65,6 +68,7 @@ def install_material(
         tuple(keys),
         {org: tuple(x509.load_pem_x509_certificates(pem)) for org, pem in anchors_pem.items()},
         {org.id: org for org in organisations},
+        pgp,
     )
 
 
@@ -108,14 +112,49 @@ _SMIME_REPLIES = {
 }
 
 
+_PGP_REPLIES = {
+    PgpFailure.NOT_PGP: replies.PGP_NOT_ENCRYPTED,
+    PgpFailure.NOT_ENCRYPTED: replies.PGP_NOT_ENCRYPTED,
+    PgpFailure.NOT_FOR_GATEWAY: replies.PGP_NOT_FOR_GATEWAY,
+    PgpFailure.DECRYPT_FAILED: replies.DECRYPT_FAILED,
+    PgpFailure.UNSIGNED: replies.UNSIGNED,
+    PgpFailure.BAD_SIGNATURE: replies.BAD_SIGNATURE,
+    PgpFailure.WEAK_ALGORITHM: replies.WEAK_ALGORITHM,
+    PgpFailure.UNKNOWN_SIGNER: replies.PGP_UNKNOWN_SIGNER,
+    PgpFailure.SIGNER_REVOKED: replies.PGP_SIGNER_REVOKED,
+    PgpFailure.SIGNER_EXPIRED: replies.PGP_SIGNER_EXPIRED,
+    PgpFailure.MALFORMED: replies.MALFORMED_PGP,
+}
+_DISABLED_REPLIES = {
+    "missing": replies.ORGANISATION_KEY_MISSING,
+    "expired": replies.ORGANISATION_KEY_EXPIRED,
+    "revoked": replies.ORGANISATION_KEY_REVOKED,
+}
+
+
 def unwrap(message: Inbound) -> None:
-    """Decrypt with the gateway's keys and verify every signature and its chain."""
+    """Decrypt with the gateway's keys and verify every signature and its chain.
+
+    An organisation with OpenPGP keys goes the OpenPGP way, unless the message is S/MIME.
+    """
     material = _crypto_material()
-    anchors = material.anchors.get(message.organisation_id, ())
-    try:
-        message.opened = open_message(message.raw, material.keys, anchors, now=message.received_at)
-    except SmimeError as exc:
-        raise Reject(_SMIME_REPLIES[exc.failure]) from None
+    pgp = material.pgp
+    organisation = material.organisations[message.organisation_id]
+    if pgp is not None and message.organisation_id in pgp.disabled:
+        raise Reject(_DISABLED_REPLIES[pgp.disabled[message.organisation_id]])
+    if pgp is not None and organisation.pgp.key_files and not is_smime_shaped(message.raw):
+        try:
+            message.opened = open_pgp_message(message.raw, pgp)
+        except PgpError as exc:
+            raise Reject(_PGP_REPLIES[exc.failure]) from None
+    else:
+        anchors = material.anchors.get(message.organisation_id, ())
+        try:
+            message.opened = open_message(
+                message.raw, material.keys, anchors, now=message.received_at
+            )
+        except SmimeError as exc:
+            raise Reject(_SMIME_REPLIES[exc.failure]) from None
     message.evidence = _evidence(message.header_block, message.opened.evidence, message.raw)
 
 
@@ -168,12 +207,19 @@ def verify(message: Inbound) -> None:
     sender = inner_from or _from_address(message.header_block)
     signer = message.opened.signers[0]
     organisation = _crypto_material().organisations[message.organisation_id]
-    decision = check_signer(organisation, sender, signer.email_addresses)
+    pgp_keys = tuple(s.pgp_fingerprint for s in message.opened.signers if s.pgp_fingerprint)
+    decision = check_signer(organisation, sender, signer.email_addresses, pgp_keys)
     message.trace.extend(decision.trace)
     if not decision.allowed:
-        raise Reject(
-            replies.SENDER_DOMAIN if decision.reason == "sender_domain" else replies.SIGNER_MISMATCH
-        )
+        raise Reject(_signer_reply(decision.reason, openpgp=bool(pgp_keys)))
+
+
+def _signer_reply(reason: str, *, openpgp: bool) -> replies.Reply:
+    if reason == "sender_domain":
+        return replies.SENDER_DOMAIN
+    if reason == "signer_not_allowed":
+        return replies.PGP_UNKNOWN_SIGNER
+    return replies.PGP_USER_ID_MISMATCH if openpgp else replies.SIGNER_MISMATCH
 
 
 _EXTRACT_REPLIES = {
@@ -193,9 +239,21 @@ def extract_content(message: Inbound) -> None:
     organisation = _crypto_material().organisations[message.organisation_id]
     subject, message.no_reply = _without_tag(extracted.subject, organisation.replies.no_reply_tag)
     message.extracted = dataclasses.replace(extracted, subject=subject)
-    if message.extracted.message_id is None:
+    if any(a.span for a in extracted.attachments):
+        message.content_offset = _offset_in(message.evidence, message.opened.content)
+    if extracted.message_id is None:
         # Without a Message-ID, a resent copy is recognised by its exact bytes.
         message.fallback_id = "sha256:" + hashlib.sha256(message.raw).hexdigest()
+
+
+def _offset_in(haystack: bytes, needle: bytes) -> int:
+    """Where `needle` lies verbatim in `haystack`, or -1: a prefix search, then one compare
+    (a search for the whole needle would cost milliseconds on a large message)."""
+    prefix = needle[:4096]
+    at = haystack.find(prefix)
+    while at >= 0 and not haystack.startswith(needle, at):
+        at = haystack.find(prefix, at + 1)
+    return at
 
 
 def _without_tag(subject: str, tag: str) -> tuple[str, bool]:
@@ -277,17 +335,28 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
         text=extracted.text,
         html=extracted.html,
         attachments=tuple(
-            NewAttachment(a.filename, a.content_type, a.data) for a in extracted.attachments
+            NewAttachment(a.filename, a.content_type, a.data, _source(message, a.span))
+            for a in extracted.attachments
         ),
         original_mime=message.evidence,
         citizen_ids=message.citizen_ids,
         received_at=message.received_at,
-        signer_certificate=message.opened.signers[0].certificate_der if message.opened else None,
+        # An OpenPGP signer has no certificate (b""): nothing to keep for S/MIME replies.
+        signer_certificate=(message.opened.signers[0].certificate_der or None)
+        if message.opened
+        else None,
         no_reply=message.no_reply,
         threads=message.threads,
     )
     stored = _storage(store.store_delivery, delivery)
     message.duplicate = not stored.message_ids
+
+
+def _source(message: Inbound, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The attachment's base64 body as a span of the stored original, when it is one."""
+    if span is None or message.content_offset < 0:
+        return None
+    return (message.content_offset + span[0], message.content_offset + span[1])
 
 
 def _storage(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -25,6 +25,7 @@ def test_commits_do_not_checkpoint_and_checkpoint_does(
         store.store_delivery(make_delivery(citizen, message_id=f"<{i}@x>", attachments=(big,)))
     assert database.stat().st_size == before  # everything still waits in the WAL
     store.checkpoint()
-    assert database.stat().st_size > before + 8_000_000
+    # All 8 MB are in the database file now (free pages left by migrations may hold some).
+    assert database.stat().st_size > 8_000_000
     assert len(store.inbox(citizen)) == 4
     store.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from gatewaytest.corpus import MIME
 
+from mailbox_store.spans import decode_span
 from smtp_in.extract import (
     MAX_DEPTH,
     MAX_PARTS,
@@ -151,7 +152,10 @@ def test_rfc2047_subject_and_binary_attachment_survive_byte_identical() -> None:
     result = extract(raw, b"")
     assert result.subject == "Päätös: rakennuslupa myönnetty – §12"
     (attachment,) = result.attachments
-    assert attachment == type(attachment)("päätös 12.pdf", "application/pdf", pdf)
+    assert (attachment.filename, attachment.content_type) == ("päätös 12.pdf", "application/pdf")
+    assert attachment.data == pdf
+    # The base64 body's span in the entity decodes to the same bytes (what the store keeps).
+    assert attachment.span is not None and decode_span(raw, *attachment.span) == pdf
 
 
 def test_hetu_lines_at_the_top_are_collected_and_removed_from_text_and_html() -> None:

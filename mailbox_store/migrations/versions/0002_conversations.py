@@ -1,4 +1,5 @@
-"""Conversations: threads, the citizen's own (outgoing) messages, sealed queue payloads, bounces.
+"""Conversations: threads, the citizen's own (outgoing) messages, sealed queue payloads, bounces;
+attachments kept as spans of the stored original.
 
 Revision ID: 0002
 Revises: 0001
@@ -16,6 +17,7 @@ branch_labels = None
 depends_on = None
 
 _OLD_STATES = "state IN ('queued', 'sending', 'sent', 'failed', 'held')"
+_DATA_OR_SOURCE = "(data_sealed IS NULL) = (source_start IS NOT NULL AND source_end IS NOT NULL)"
 _NEW_STATES = "state IN ('queued', 'sending', 'sent', 'failed', 'held', 'bounced')"
 
 
@@ -37,6 +39,12 @@ def upgrade() -> None:
         batch.create_check_constraint("ck_messages_direction", "direction IN ('in', 'out')")
         batch.create_index("ix_messages_citizen_id_thread_id", ["citizen_id", "thread_id"])
 
+    with op.batch_alter_table("attachments") as batch:
+        batch.alter_column("data_sealed", existing_type=sa.LargeBinary(), nullable=True)
+        batch.add_column(sa.Column("source_start", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("source_end", sa.Integer(), nullable=True))
+        batch.create_check_constraint("ck_attachments_data_or_source", _DATA_OR_SOURCE)
+
     with op.batch_alter_table("outbound_queue") as batch:
         batch.add_column(sa.Column("message_id", sa.String(32), nullable=True))
         batch.add_column(sa.Column("payload_sealed", sa.LargeBinary(), nullable=True))
@@ -49,6 +57,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("attachments") as batch:
+        batch.drop_constraint("ck_attachments_data_or_source", type_="check")
+        batch.drop_column("source_end")
+        batch.drop_column("source_start")
+        batch.alter_column("data_sealed", existing_type=sa.LargeBinary(), nullable=False)
     with op.batch_alter_table("outbound_queue") as batch:
         batch.drop_index("ix_outbound_queue_message_id")
         batch.drop_constraint("ck_outbound_queue_state", type_="check")

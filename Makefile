@@ -26,10 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 ## Benchmarks (never part of the tests): throughput and latency against a bare aiosmtpd sink,
-## and DKIM signing against stock dkimpy.
+## DKIM signing against stock dkimpy, and the outbound queue's delivery rate and latency.
 bench: $(STAMP)
 	$(BIN)/python -m bench.smtp_throughput
 	$(BIN)/python -m bench.dkim_signing
+	$(BIN)/python -m bench.outbound
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

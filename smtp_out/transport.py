@@ -116,6 +116,9 @@ class RelayTransport:
 
     A relay refusing the login is treated as transient even on 5xx: that is our configuration,
     not the message's fault, and marking every queued message dead would lose them all.
+
+    `local_hostname` is the name given in EHLO (the gateway's own); without it aiosmtplib asks
+    `socket.getfqdn()`, a DNS look-up per connection that may name an internal host.
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class RelayTransport:
         password: str | None = None,
         timeout: float = 30.0,
         tls_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
     ) -> None:
         if starttls not in ("required", "opportunistic", "none"):
             raise ValueError("starttls must be 'required', 'opportunistic' or 'none'")
@@ -142,6 +146,7 @@ class RelayTransport:
         self._password = password
         self._timeout = timeout
         self._tls_context = tls_context or ssl.create_default_context()
+        self._local_hostname = local_hostname
 
     async def send(self, data: bytes, *, envelope_from: str, recipients: Sequence[str]) -> None:
         if not recipients:
@@ -152,6 +157,7 @@ class RelayTransport:
             timeout=self._timeout,
             start_tls=False,  # decided below, after seeing the relay's EHLO
             tls_context=self._tls_context,
+            local_hostname=self._local_hostname,
         )
         try:
             await client.connect()

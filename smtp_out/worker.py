@@ -1,11 +1,12 @@
 """The outbound worker: takes due rows from the persistent queue and delivers them.
 
-Each claimed row is handled on its own. A row that carries a composed mail (`item.payload`:
-replies, receipts) is sent as it is to its own recipients; a notification without one is
-rendered from the citizen's current profile, which decides whether and where to notify. Every
-mail is DKIM-signed just before it goes (a signature made at enqueue time would age in the
-queue and tie it to the key of that day), and every mail gets its own envelope sender, a VERP
-return path naming the row (smtp_out.verp), so a bounce says which row it is about.
+The rows of one claim are delivered side by side, each on its own. A row that carries a
+composed mail (`item.payload`: replies, receipts) is sent as it is to its own recipients; a
+notification without one is rendered from the citizen's current profile, which decides whether
+and where to notify. Every mail is DKIM-signed just before it goes (a signature made at
+enqueue time would age in the queue and tie it to the key of that day), and every mail gets its
+own envelope sender, a VERP return path naming the row (smtp_out.verp), so a bounce says which
+row it is about.
 
 Failures are retried with exponential backoff (1 min, 2, 4, ... at most 6 h between
 attempts); a permanent refusal, or five days' worth of retrying, ends the row as failed for
@@ -25,7 +26,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from crypto.dkim import DkimSigner
 from mailbox_store.records import CitizenProfile, QueueItem
@@ -42,6 +43,13 @@ logger = logging.getLogger(__name__)
 FIRST_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(hours=6)
 GIVE_UP_AFTER = timedelta(days=5)
+# The default executor's threads also run the SMTP listener's commits. However many mails of
+# a batch are in flight, at most this many of those threads work for the queue at a time, so
+# a burst of outgoing mail cannot line up ahead of the listener (and its 250s).
+_THREADS = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class OutboundQueue(Protocol):
@@ -109,6 +117,7 @@ class OutboundWorker:
         self._batch = batch
         self._clock = clock
         self._wake = asyncio.Event()
+        self._threads = asyncio.Semaphore(_THREADS)
 
     def wake(self) -> None:
         """Ask `run` to look at the queue now (call from the event loop's thread)."""
@@ -134,9 +143,14 @@ class OutboundWorker:
         Each row has its own SMTP conversation, so one slow relay answer does not hold up the
         rest of the batch (nor eat into their leases); `batch` bounds the mails in flight.
         """
-        items = await asyncio.to_thread(self._store.claim_due, now=self._clock(), limit=self._batch)
+        items = await self._in_thread(self._store.claim_due, now=self._clock(), limit=self._batch)
         await asyncio.gather(*(self._handle(item) for item in items))
         return len(items)
+
+    async def _in_thread(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run blocking `fn` (store, signing) in the default executor, `_THREADS` at a time."""
+        async with self._threads:
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def _pause(self, stop: asyncio.Event) -> None:
         waiters = {
@@ -203,7 +217,7 @@ class OutboundWorker:
         """The citizen's notification (recipients, bytes), or None when nobody is to be told."""
         if item.citizen_id is None:
             raise PermanentDeliveryError("notification without a citizen")
-        profile = await asyncio.to_thread(self._store.citizen_profile, item.citizen_id)
+        profile = await self._in_thread(self._store.citizen_profile, item.citizen_id)
         if profile is None:
             raise PermanentDeliveryError("citizen not found")
         if profile.email is None or profile.status != "active":
@@ -227,7 +241,7 @@ class OutboundWorker:
         try:
             # In a thread: canonicalising a large mail would otherwise stall the event loop,
             # which the SMTP listener and the portal share.
-            signature = await asyncio.to_thread(self._dkim.sign, data)
+            signature = await self._in_thread(self._dkim.sign, data)
         except Exception as exc:
             # Signing is a pure function of the bytes: what fails now (no From field, or a
             # header dkimpy trips over with something other than DkimError) fails every time.
@@ -247,7 +261,7 @@ class OutboundWorker:
 
     async def _record(self, mark: Callable[..., None], *args: object) -> None:
         try:
-            await asyncio.to_thread(mark, *args)
+            await self._in_thread(mark, *args)
         except Exception as exc:
             # The claim's lease runs out and the row comes back: at least once, never lost.
             logger.error(

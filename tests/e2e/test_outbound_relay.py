@@ -40,6 +40,7 @@ class Relay:
     def __init__(self) -> None:
         self.logins: list[tuple[bytes, bytes]] = []
         self.received: list[tuple[str, list[str], bytes, bool]] = []
+        self.ehlo_names: set[str] = set()
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -48,6 +49,7 @@ class Relay:
         return AuthResult(success=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.ehlo_names.add(session.host_name)
         self.received.append(
             (
                 envelope.mail_from,
@@ -107,8 +109,8 @@ def test_notification_goes_through_the_relay_signed_and_with_its_return_path(
         env.add_citizen(HETU, email="kansalainen@example.fi", lang="fi")
         server = ServeProcess(env, tmp_path / "serve.log").start()
         try:
-            answer = send(env.config.smtp.listen_port, decision(env, f"{HETU}@{DOMAIN}"),
-                          [f"{HETU}@{DOMAIN}"])
+            rcpt = f"{HETU}@{DOMAIN}"
+            answer = send(env.config.smtp.listen_port, decision(env, rcpt), [rcpt])
             assert answer.code == 250, answer
             deadline = time.monotonic() + 30
             while not relay.received and time.monotonic() < deadline:
@@ -119,6 +121,7 @@ def test_notification_goes_through_the_relay_signed_and_with_its_return_path(
         controller.stop()
 
     assert relay.logins == [(b"asiointi", PASSWORD.encode())]
+    assert relay.ehlo_names == {env.config.smtp.hostname}
     [(envelope_from, recipients, data, over_tls)] = relay.received
     assert over_tls
     assert recipients == ["kansalainen@example.fi"]

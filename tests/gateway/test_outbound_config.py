@@ -11,6 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from crypto.blind_index import BlindIndex
+from crypto.sealing import MasterKeyRing
 from gateway.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +43,11 @@ LOGIN = 'relay_username = "asiointi"\nrelay_password_file = "secrets/relay.pw"'
 
 
 def _write(tmp_path: Path, outbound: str) -> Path:
+    """The configuration, and the mailbox keys `serve` reads before the outbound settings."""
+    keys = tmp_path / "var" / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    (keys / "master.key").write_text(MasterKeyRing.generate_file_text())
+    (keys / "blind-index.key").write_text(BlindIndex.generate_file_text())
     path = tmp_path / "gateway.toml"
     path.write_text(MINIMAL.format(outbound=outbound), encoding="utf-8")
     return path

@@ -139,8 +139,8 @@ def dkim_signer() -> DkimSigner:
 
 @dataclass
 class FakeQueue:
-    """Hands out the given rows once and records the outcomes (for rows with a payload, which
-    the store does not make yet). Notifications must not be looked up: it knows no citizens."""
+    """Hands out the given rows once and records the outcomes: rows with any payload or kind,
+    whatever the store would make. Notifications must not be looked up: it knows no citizens."""
 
     items: list[QueueItem]
     sent: list[str] = field(default_factory=list)

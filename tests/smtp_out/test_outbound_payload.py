@@ -1,8 +1,9 @@
 """Rows that carry a composed mail (replies, receipts) are sent as they are, DKIM-signed, to
 their own recipients with the row's return path; rows that should carry one and do not fail.
 
-The store does not fill `QueueItem.payload` yet, so the rows come from a stand-in queue; the
-SMTP side is real (aiosmtpd on loopback)."""
+The rows come from a stand-in queue, so any kind and payload can be tried, including rows the
+store would never make; the SMTP side is real (aiosmtpd on loopback). The bench queues real
+sealed reply rows (bench.outbound)."""
 
 from __future__ import annotations
 

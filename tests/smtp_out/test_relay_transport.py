@@ -7,6 +7,7 @@ import ssl
 from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult
@@ -57,6 +58,25 @@ async def test_plain_delivery_without_tls(start_sink: StartSink) -> None:
     assert received.recipients == [RECIPIENT]
     assert not received.over_tls
     assert received.data == data
+
+
+async def test_ehlo_names_the_given_local_hostname(start_sink: StartSink) -> None:
+    names: list[str] = []
+
+    class Recording(SinkHandler):
+        async def handle_EHLO(
+            self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+        ) -> list[str]:
+            names.append(hostname)
+            session.host_name = hostname
+            return responses
+
+    sink = start_sink(Recording())
+    transport = RelayTransport(
+        "127.0.0.1", sink.port, starttls="none", local_hostname="asiointi.example.fi"
+    )
+    await send(transport)
+    assert names == ["asiointi.example.fi"]
 
 
 async def test_required_starttls_upgrades_and_verifies(

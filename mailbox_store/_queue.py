@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,8 +79,9 @@ class QueueOps(StoreCore):
         dek = self._data_key(citizen_id)
         return decode_mail(self._open(dek, sealed, "outbound_queue", queue_id, "payload"))
 
-    def mark_sent(self, item_id: str) -> None:
-        self._finish(item_id, state="sent", error=None, due_at=None, outcome="sent")
+    def mark_sent(self, *item_ids: str) -> None:
+        """Record rows as delivered, all in one transaction (a claim's worth at a time)."""
+        self._finish(item_ids, state="sent", error=None, due_at=None, outcome="sent")
 
     def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; retry at `retry_at`, or never when it is None.
@@ -88,19 +90,23 @@ class QueueOps(StoreCore):
         content (e.g. the SMTP reply code and enhanced status).
         """
         if retry_at is None:
-            self._finish(item_id, state="failed", error=error, due_at=None, outcome="failed")
+            self._finish((item_id,), state="failed", error=error, due_at=None, outcome="failed")
         else:
-            self._finish(item_id, state="queued", error=error, due_at=retry_at, outcome="deferred")
+            self._finish(
+                (item_id,), state="queued", error=error, due_at=retry_at, outcome="deferred"
+            )
 
     def _finish(
         self,
-        item_id: str,
+        item_ids: Sequence[str],
         *,
         state: str,
         error: str | None,
         due_at: datetime | None,
         outcome: str,
     ) -> None:
+        if not item_ids:
+            return
         now = self._now()
         values: dict[str, Any] = {
             "state": state,
@@ -110,20 +116,32 @@ class QueueOps(StoreCore):
         if due_at is not None:
             values["due_at"] = due_at
         with self._write(f"mark_{outcome}") as connection:
-            row = connection.execute(
+            rows = connection.execute(
                 select(
-                    outbound_queue.c.kind, outbound_queue.c.citizen_id, outbound_queue.c.attempts
-                ).where(outbound_queue.c.id == item_id)
-            ).one_or_none()
-            if row is None:
+                    outbound_queue.c.id,
+                    outbound_queue.c.kind,
+                    outbound_queue.c.citizen_id,
+                    outbound_queue.c.attempts,
+                ).where(outbound_queue.c.id.in_(item_ids))
+            ).all()
+            if len(rows) != len(set(item_ids)):
                 raise KeyError("no such queue item")
-            if row.citizen_id is not None:
-                self._lock_citizens(connection, [row.citizen_id])
+            citizens = [row.citizen_id for row in rows if row.citizen_id is not None]
+            if citizens:
+                self._lock_citizens(connection, citizens)
             connection.execute(
-                update(outbound_queue).where(outbound_queue.c.id == item_id).values(**values)
+                update(outbound_queue).where(outbound_queue.c.id.in_(item_ids)).values(**values)
             )
-            if row.citizen_id is not None:
-                detail = {"queue_id": item_id, "attempts": row.attempts}
-                self._append_events(
-                    connection, [(row.citizen_id, f"{row.kind}.{outcome}", detail)], now
-                )
+            self._append_events(
+                connection,
+                [
+                    (
+                        row.citizen_id,
+                        f"{row.kind}.{outcome}",
+                        {"queue_id": row.id, "attempts": row.attempts},
+                    )
+                    for row in rows
+                    if row.citizen_id is not None
+                ],
+                now,
+            )

@@ -30,12 +30,11 @@ from typing import ParamSpec, Protocol, TypeVar
 
 from crypto.dkim import DkimSigner
 from mailbox_store.records import CitizenProfile, QueueItem
-from smtp_out.notification import render_notification
+from smtp_out.notification import notification_bytes
 from smtp_out.transport import (
     PermanentDeliveryError,
     TransientDeliveryError,
     Transport,
-    message_bytes,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class OutboundQueue(Protocol):
 
     def claim_due(self, *, now: datetime, limit: int) -> list[QueueItem]: ...
 
-    def mark_sent(self, item_id: str) -> None: ...
+    def mark_sent(self, *item_ids: str) -> None: ...
 
     def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None: ...
 
@@ -144,7 +143,12 @@ class OutboundWorker:
         rest of the batch (nor eat into their leases); `batch` bounds the mails in flight.
         """
         items = await self._in_thread(self._store.claim_due, now=self._clock(), limit=self._batch)
-        await asyncio.gather(*(self._handle(item) for item in items))
+        outcomes = await asyncio.gather(*(self._handle(item) for item in items))
+        # One transaction records every delivery of the claim: a commit per mail would compete
+        # with the listener's commits for SQLite's single writer.
+        sent = [item.id for item, done in zip(items, outcomes, strict=True) if done]
+        if sent:
+            await self._record(self._store.mark_sent, *sent)
         return len(items)
 
     async def _in_thread(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -166,15 +170,16 @@ class OutboundWorker:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
 
-    async def _handle(self, item: QueueItem) -> None:
-        """Deliver one row and record the outcome; never raises (except cancellation)."""
+    async def _handle(self, item: QueueItem) -> bool:
+        """Deliver one row; True when it is done (the caller records that), False when its
+        failure was recorded or it was left alone. Never raises (except cancellation)."""
         if self._clock() >= item.due_at:
             # The claim's lease ran out while earlier rows were slow; another worker may hold
             # the row by now, so leave it to whoever claims it next rather than send twice.
             logger.info(
                 "queue row %s: lease expired before sending, left for the next claim", item.id
             )
-            return
+            return False
         try:
             await self._deliver(item)
         except PermanentDeliveryError as exc:
@@ -191,7 +196,8 @@ class OutboundWorker:
                 item, f"internal error ({type(exc).__name__})", permanent=False
             )
         else:
-            await self._record(self._store.mark_sent, item.id)
+            return True
+        return False
 
     async def _deliver(self, item: QueueItem) -> None:
         if item.payload is not None:
@@ -224,7 +230,7 @@ class OutboundWorker:
             # Nobody to tell, or an account that must not receive mail: nothing is owed.
             logger.info("queue row %s: citizen not notifiable, nothing sent", item.id)
             return None
-        message = render_notification(
+        data = notification_bytes(
             lang=profile.lang,
             to_address=profile.email,
             from_address=self._from_address,
@@ -232,7 +238,7 @@ class OutboundWorker:
             message_id_domain=self._message_id_domain,
             now=self._clock(),
         )
-        return (profile.email,), message_bytes(message)
+        return (profile.email,), data
 
     async def _signed(self, data: bytes) -> bytes:
         """`data` with its DKIM-Signature header field in front (unchanged without a signer)."""

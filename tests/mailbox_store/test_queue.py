@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from mailbox_helpers import make_delivery
 
 from mailbox_store import MailboxStore
@@ -73,3 +74,21 @@ def test_concurrent_claims_never_share_a_row(store: MailboxStore, clock) -> None
         thread.join()
     assert errors == []
     assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+def test_a_claims_deliveries_are_recorded_together(store: MailboxStore, clock) -> None:
+    citizens = _queue_notifications(store, 3)
+    claimed = store.claim_due(now=clock.now, limit=10)
+    assert len(claimed) == 3
+    store.mark_sent(*(item.id for item in claimed))
+    assert store.claim_due(now=clock.now + timedelta(days=30), limit=10) == []
+    sent = [e for c in citizens for e in store.events(c) if e.kind == "notification.sent"]
+    assert sorted(e.detail["queue_id"] for e in sent) == sorted(item.id for item in claimed)
+
+
+def test_recording_with_an_unknown_row_records_nothing(store: MailboxStore, clock) -> None:
+    [citizen] = _queue_notifications(store, 1)
+    [item] = store.claim_due(now=clock.now, limit=10)
+    with pytest.raises(KeyError):
+        store.mark_sent(item.id, "0" * 32)
+    assert not [e for e in store.events(citizen) if e.kind == "notification.sent"]

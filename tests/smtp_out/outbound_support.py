@@ -150,8 +150,8 @@ class FakeQueue:
         claimed, self.items = self.items[:limit], self.items[limit:]
         return claimed
 
-    def mark_sent(self, item_id: str) -> None:
-        self.sent.append(item_id)
+    def mark_sent(self, *item_ids: str) -> None:
+        self.sent.extend(item_ids)
 
     def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
         self.failed.append((item_id, error, retry_at))

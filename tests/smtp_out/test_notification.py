@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from smtp_out.notification import SUBJECTS, render_notification
+from smtp_out.notification import SUBJECTS, notification_bytes, render_notification
 from smtp_out.transport import message_bytes
 
 LOGIN_URL = "https://asiointitili.example.fi/kirjaudu?from=mail&x=1"
@@ -111,3 +111,32 @@ def test_html_escapes_the_link() -> None:
 def test_non_web_login_url_is_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         render("fi", "javascript:alert(1)")
+
+
+@pytest.mark.parametrize(
+    "address", ["maija.meikalainen@example.fi", "märta@exämple.fi", "Maija <m@example.fi>"]
+)
+@pytest.mark.parametrize("lang", ["fi", "sv", "en", "xx"])
+def test_cached_wire_bytes_read_the_same_as_the_composed_message(lang: str, address: str) -> None:
+    """notification_bytes reuses the rendered text; what a client reads must not change."""
+    now = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+    common = {"lang": lang, "to_address": address, "from_address": "Asiointitili <noreply@a.test>",
+              "login_url": "https://asiointi.test/login", "message_id_domain": "a.test", "now": now}
+    fast = message_from_bytes(notification_bytes(**common), policy=policy.default)
+    slow = message_from_bytes(message_bytes(render_notification(**common)), policy=policy.default)
+    for name in ("From", "To", "Subject", "Date", "Auto-Submitted", "Content-Language"):
+        assert str(fast[name]) == str(slow[name]), name
+    assert fast["Message-ID"] != slow["Message-ID"]  # fresh for every mail
+    assert [p.get_content() for p in fast.walk() if not p.is_multipart()] == [
+        p.get_content() for p in slow.walk() if not p.is_multipart()
+    ]
+    assert notification_bytes(**common).isascii()
+
+
+def test_cached_wire_bytes_cannot_be_given_extra_header_fields() -> None:
+    # Not a plain address: the long way, where the email package refuses the line break.
+    with pytest.raises(ValueError):
+        notification_bytes(
+            lang="fi", to_address="m@example.fi\r\nBcc: x@evil.test", from_address="n@a.test",
+            login_url="https://a.test/", message_id_domain="a.test",
+        )

@@ -69,10 +69,10 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY_DELAY * (1 << min(max(attempts - 1, 0), 16)), MAX_RETRY_DELAY)
 
 
-def gives_up(attempts: int) -> bool:
+def gives_up(attempts: int, lifetime: timedelta = GIVE_UP_AFTER) -> bool:
     """Whether a row that has failed `attempts` times has been retried for long enough."""
     waited = sum((retry_delay(n) for n in range(1, attempts + 1)), timedelta())
-    return waited >= GIVE_UP_AFTER
+    return waited >= lifetime
 
 
 def _utc_now() -> datetime:
@@ -98,6 +98,7 @@ class OutboundWorker:
         return_path: Callable[[str], str],
         poll_interval: float = 1.0,
         batch: int = 20,
+        retry_lifetime: timedelta = GIVE_UP_AFTER,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if poll_interval <= 0 or batch < 1:
@@ -114,6 +115,7 @@ class OutboundWorker:
         self._message_id_domain = message_id_domain
         self._poll_interval = poll_interval
         self._batch = batch
+        self._retry_lifetime = retry_lifetime
         self._clock = clock
         self._wake = asyncio.Event()
         self._threads = asyncio.Semaphore(_THREADS)
@@ -259,7 +261,7 @@ class OutboundWorker:
 
     async def _record_failure(self, item: QueueItem, error: str, *, permanent: bool) -> None:
         retry_at: datetime | None = None
-        if not permanent and not gives_up(item.attempts):
+        if not permanent and not gives_up(item.attempts, self._retry_lifetime):
             retry_at = self._clock() + retry_delay(item.attempts)
         elif not permanent:
             logger.warning("queue row %s: giving up after %d attempts", item.id, item.attempts)

@@ -24,7 +24,7 @@ from mailbox_store import Delivery, MailboxStore
 from smtp_out.notification import SUBJECTS
 from smtp_out.transport import OutboxDirTransport, RelayTransport, Transport
 from smtp_out.verp import parse_return_path, return_path
-from smtp_out.worker import GIVE_UP_AFTER, OutboundWorker
+from smtp_out.worker import GIVE_UP_AFTER, OutboundWorker, retry_delay
 
 FROM = "Asiointitili <noreply@asiointitili.example.fi>"
 LOGIN_URL = "https://asiointitili.example.fi/login"
@@ -71,7 +71,7 @@ def deliver(store: MailboxStore, *citizen_ids: str, clock: Clock) -> None:
 
 
 def make_worker(
-    store: MailboxStore, transport: Transport, clock: Clock, **options: float
+    store: MailboxStore, transport: Transport, clock: Clock, **options: object
 ) -> OutboundWorker:
     return OutboundWorker(
         store,
@@ -172,14 +172,19 @@ async def test_permanent_refusal_is_recorded_and_not_retried(
     assert queue_events(store, citizen) == [("notification.failed", 1)]
 
 
-async def test_gives_up_after_five_days_of_retrying(
-    store: MailboxStore, clock: Clock, start_sink: StartSink
+@pytest.mark.parametrize("lifetime", [GIVE_UP_AFTER, timedelta(hours=2)])
+async def test_gives_up_after_the_configured_lifetime_of_retrying(
+    store: MailboxStore, clock: Clock, start_sink: StartSink, lifetime: timedelta
 ) -> None:
     citizen = store.add_citizen("010101-123N", "Maija", "maija@example.org", "fi")
     deliver(store, citizen, clock=clock)
     sink = start_sink(SinkHandler(rcpt_reply="421 4.4.5 busy"))
-    worker = make_worker(store, RelayTransport("127.0.0.1", sink.port, starttls="none"), clock)
-    started = clock.now
+    worker = make_worker(
+        store,
+        RelayTransport("127.0.0.1", sink.port, starttls="none"),
+        clock,
+        retry_lifetime=lifetime,  # type: ignore[arg-type]
+    )
 
     while await worker.run_once():
         clock.advance(timedelta(hours=6))  # the longest back-off: every retry is due again
@@ -187,7 +192,9 @@ async def test_gives_up_after_five_days_of_retrying(
     assert events[-1][0] == "notification.failed"
     assert {kind for kind, _ in events[:-1]} == {"notification.deferred"}
     assert [attempts for _, attempts in events] == list(range(1, len(events) + 1))
-    assert GIVE_UP_AFTER <= clock.now - started <= GIVE_UP_AFTER * 2
+    # Attempts go on until the back-off between them adds up to the lifetime, then stop.
+    waits = [retry_delay(n) for n in range(1, len(events))]
+    assert sum(waits, timedelta()) < lifetime <= sum(waits, timedelta()) + retry_delay(len(events))
 
 
 @pytest.mark.parametrize("status", ["passive", "closed", None])

@@ -19,11 +19,12 @@ MAX_MESSAGE_SIZE = 30 * 1024 * 1024
 HETU = make_hetu("131052", "-", 308)
 
 
-def bench_env(root: Path) -> tuple[GatewayEnv, str]:
+def bench_env(root: Path, *, org_toml: str = "") -> tuple[GatewayEnv, str]:
     """Initialise a data directory under `root` (30 MB size limit, outbound held) with one
-    citizen (`HETU`); returns the environment and the citizen's id."""
+    citizen (`HETU`); returns the environment and the citizen's id. `org_toml` adds settings
+    to the demo organisation (its OpenPGP keys, for the PGP mode)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        env = make_env(root, max_message_size=MAX_MESSAGE_SIZE)
+        env = make_env(root, max_message_size=MAX_MESSAGE_SIZE, org_toml=org_toml)
     text = env.config_path.read_text()
     if 'mode = "outbox"' not in text:
         raise RuntimeError(f"{env.config_path}: no [outbound] mode to switch to hold")

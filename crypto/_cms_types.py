@@ -56,6 +56,8 @@ class Signer:
     email_addresses: tuple[str, ...]
     signing_time: datetime | None
     subject: str
+    # An OpenPGP signer (crypto.pgp) has no certificate: its primary key's fingerprint instead.
+    pgp_fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="show the gateway's public keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     show = keys_commands.add_parser("show", help="print a public key or certificate")
-    show.add_argument("kind", choices=("smime", "dkim"))
+    show.add_argument("kind", choices=("smime", "pgp", "dkim"))
 
     citizen = commands.add_parser("citizen", help="manage citizen accounts")
     citizen_commands = citizen.add_subparsers(dest="citizen_command", required=True)
@@ -136,6 +136,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 def _keys_show(config: Config, kind: str) -> int:
     if kind == "smime":
         sys.stdout.write(material.gateway_certificate_pem(config).decode())
+        return 0
+    if kind == "pgp":
+        sys.stdout.write(material.gateway_pgp_public_key(config))
         return 0
     path = config.keys.dkim_key_file
     try:

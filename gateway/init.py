@@ -7,6 +7,7 @@ what is missing. Key files are created mode 0600 with O_EXCL, so they are never 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -15,11 +16,14 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from crypto import pgp_keys
 from crypto.blind_index import BlindIndex
 from crypto.sealing import MasterKeyRing
 from gateway import pki
-from gateway.config import Config
+from gateway.config import Config, ConfigError
 from mailbox_store import MailboxStore
+
+log = logging.getLogger(__name__)
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -52,6 +56,14 @@ def _ensure_identity(
     _write_secret(key, identity.key_pem())
     _write_public(cert, identity.certificate_pem())
     created += [str(key), str(cert)]
+
+
+def _rsa_key_pem(bits: int) -> bytes:
+    return pki.new_rsa_key(bits).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def demo_clerk_address(config: Config) -> str:
@@ -96,16 +108,12 @@ def initialise(config: Config) -> list[str]:
         created,
         secret=True,
     )
-    _ensure(
-        keys.dkim_key_file,
-        lambda: pki.new_rsa_key().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        created,
-        secret=True,
-    )
+    _ensure(keys.dkim_key_file, lambda: _rsa_key_pem(2048), created, secret=True)
+    # The portal's OpenID Connect keys, made in every auth mode so that moving to "oidc" needs
+    # no second init; RSA-3072, the usual minimum for new RSA keys.
+    for path in (config.oidc_keys.signing, config.oidc_keys.encryption):
+        _ensure(path, lambda: _rsa_key_pem(3072), created, secret=True)
+    _ensure_pgp_key(config, created)
     if any(org.demo for org in config.organisations):
         _initialise_demo(config, created)
     config.outbound.outbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -119,6 +127,26 @@ def initialise(config: Config) -> list[str]:
     finally:
         store.close()
     return created
+
+
+def _ensure_pgp_key(config: Config, created: list[str]) -> None:
+    """The gateway's OpenPGP keyring and key, for organisations that send OpenPGP."""
+    home = config.keys.gnupg_home
+    if not pgp_keys.gpg_available():
+        log.warning("gpg is not installed: no OpenPGP key made, so no organisation can use OpenPGP")
+        return
+    try:
+        if pgp_keys.ensure_home(home):
+            created.append(str(home))
+        if not pgp_keys.secret_fingerprints(home):
+            fingerprint = pgp_keys.generate_key(
+                home, f"Asiointitili {config.domain}", config.submission_address
+            )
+            created.append(f"{home} (OpenPGP key {fingerprint})")
+    except (OSError, ValueError, pgp_keys.KeyringError) as exc:
+        raise ConfigError(config.path, "keys.gnupg_home", str(exc)) from None
+    finally:
+        pgp_keys.stop_agent(home)  # key generation started one; init must not leave it running
 
 
 def _initialise_demo(config: Config, created: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from crypto import pgp_keys
 from crypto.blind_index import BlindIndex
 from crypto.certs import load_decryption_key
+from crypto.oidc_keys import OidcKeys, private_key
+from crypto.pgp import PgpContext
 from crypto.reply_tokens import ReplyTokens
 from crypto.sealing import MasterKeyRing
 from crypto.smime import DecryptionKey
@@ -19,6 +23,8 @@ from gateway.config import Config, ConfigError
 from policies.model import Organisation
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def _read(config: Config, key: str, path: Path) -> bytes:
@@ -63,20 +69,95 @@ def trust_anchor_pems(config: Config) -> dict[str, bytes]:
                     f"{path} holds no PEM certificate",
                 ) from None
             pems.append(data)
-        anchors[org.id] = b"\n".join(pems)
+        if pems:  # an organisation that signs with OpenPGP only may have none
+            anchors[org.id] = b"\n".join(pems)
     return anchors
+
+
+def pgp_context(config: Config) -> PgpContext | None:
+    """The OpenPGP side of the crypto workers; None when no organisation uses OpenPGP.
+
+    Imports the organisations' key files into the gateway's keyring and trusts the configured
+    keys explicitly (ownertrust). An organisation whose configured key is missing, expired or
+    revoked is disabled (its mail refused), loudly, and the rest of the gateway runs on.
+    """
+    users = [(i, org) for i, org in enumerate(config.organisations) if org.pgp.key_files]
+    if not users:
+        return None
+    home = config.keys.gnupg_home
+    key = "keys.gnupg_home"
+    if not pgp_keys.gpg_available():
+        raise ConfigError(config.path, key, "organisations use OpenPGP, but gpg is not installed")
+    try:
+        if not home.is_dir() or not pgp_keys.secret_fingerprints(home):
+            raise ConfigError(config.path, key, f"{home} holds no OpenPGP key (run `init` first)")
+        for i, org in users:
+            _import(config, i, org, home)
+        wanted = list(dict.fromkeys(f for _, org in users for f in _configured_keys(org)))
+        pgp_keys.trust(home, wanted)
+        states = pgp_keys.key_states(home, wanted)
+    except (OSError, ValueError, pgp_keys.KeyringError) as exc:
+        raise ConfigError(config.path, key, f"{home}: {exc}") from None
+    disabled: dict[str, str] = {}
+    for i, org in users:
+        bad = [(f, states[f].status) for f in _configured_keys(org) if states[f].status != "valid"]
+        if bad:
+            fingerprint, status = bad[0]
+            disabled[org.id] = status
+            log.error(
+                "organisation %s is DISABLED: its OpenPGP key %s (organisations[%d]) is %s; "
+                "its mail is refused until the key is fixed",
+                org.id, fingerprint, i, status,
+            )
+    return PgpContext(home, {f: s.addresses for f, s in states.items()}, disabled)
+
+
+def _configured_keys(org: Organisation) -> tuple[str, ...]:
+    return tuple(f for f in (*org.pgp.fingerprints, org.pgp.reply_key) if f)
+
+
+def _import(config: Config, index: int, org: Organisation, home: Path) -> None:
+    key = f"organisations[{index}].pgp_keys"
+    for path in org.pgp.key_files:
+        _read(config, key, path)
+    try:
+        pgp_keys.import_keys(home, org.pgp.key_files)
+    except (OSError, ValueError, pgp_keys.KeyringError) as exc:
+        raise ConfigError(config.path, key, f"cannot import: {exc}") from None
 
 
 def crypto_material_args(
     config: Config,
-) -> tuple[tuple[DecryptionKey, ...], dict[str, bytes], tuple[Organisation, ...]]:
+) -> tuple[
+    tuple[DecryptionKey, ...], dict[str, bytes], tuple[Organisation, ...], PgpContext | None
+]:
     """What each crypto process needs (`smtp_in.stages.install_material`), in pickleable form."""
-    return decryption_keys(config), trust_anchor_pems(config), config.organisations
+    return (
+        decryption_keys(config),
+        trust_anchor_pems(config),
+        config.organisations,
+        pgp_context(config),
+    )
 
 
 def gateway_certificate_pem(config: Config) -> bytes:
     """The current certificate (the first configured identity), PEM even when kept as PKCS#12."""
     return decryption_keys(config)[0].certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def gateway_pgp_public_key(config: Config) -> str:
+    """The gateway's OpenPGP public key, ASCII-armoured, for organisations to encrypt to."""
+    home = config.keys.gnupg_home
+    if not home.is_dir() or not pgp_keys.gpg_available():
+        raise ConfigError(
+            config.path, "keys.gnupg_home", f"{home}: no OpenPGP keyring (run `asiointitili init`)"
+        )
+    try:
+        return pgp_keys.public_key(home)
+    except (OSError, ValueError, pgp_keys.KeyringError) as exc:
+        raise ConfigError(config.path, "keys.gnupg_home", str(exc)) from None
+    finally:
+        pgp_keys.stop_agent(home)  # listing secret keys started one; a command must not leave it
 
 
 def _key_file(config: Config, key: str, path: Path, load: Callable[[Path], T]) -> T:
@@ -120,6 +201,40 @@ def reply_tokens(config: Config) -> ReplyTokens:
 
 def session_secret(config: Config) -> bytes:
     return _read(config, "keys.session_secret_file", config.keys.session_secret_file).strip()
+
+
+def oidc_keys(config: Config) -> OidcKeys:
+    """The portal's OpenID Connect signing and encryption keys (`init` makes them)."""
+    files = config.oidc_keys
+    return OidcKeys(
+        signing=_key_file(
+            config,
+            "auth.oidc.signing_key_file",
+            files.signing,
+            lambda path: private_key(path.read_bytes(), "sig"),
+        ),
+        encryption=_key_file(
+            config,
+            "auth.oidc.encryption_key_file",
+            files.encryption,
+            lambda path: private_key(path.read_bytes(), "enc"),
+        ),
+    )
+
+
+def oidc_client_secret(config: Config) -> str | None:
+    """The client secret from its file (read once, at start), or None with private_key_jwt."""
+    path = config.oidc.client_secret_file if config.oidc else None
+    if path is None:
+        return None
+    key = "auth.oidc.client_secret_file"
+    try:
+        secret = _read(config, key, path).decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ConfigError(config.path, key, f"{path} is not UTF-8 text") from None
+    if not secret:
+        raise ConfigError(config.path, key, f"{path} is empty")
+    return secret
 
 
 def smtp_tls_context(config: Config) -> ssl.SSLContext:

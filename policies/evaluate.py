@@ -32,14 +32,24 @@ def identify_peer(peer: IPAddress, organisations: Sequence[Organisation]) -> Dec
 
 
 def check_signer(
-    organisation: Organisation, from_address: str, signer_addresses: Sequence[str]
+    organisation: Organisation,
+    from_address: str,
+    signer_addresses: Sequence[str],
+    pgp_fingerprints: Sequence[str] = (),
 ) -> Decision:
-    """The outermost signer must be the From address, in one of the organisation's domains."""
+    """The outermost signer must be the From address, in one of the organisation's domains.
+
+    OpenPGP signers (`pgp_fingerprints`, primary keys) must each be allowed for the organisation:
+    every key the gateway trusts is trusted for its own organisation only.
+    """
     sender = from_address.lower()
     trace = [f"From address domain checked against organisation {organisation.id}"]
     if not organisation.allows_sender(sender):
         trace.append("From address is not in the organisation's sender domains")
         return Decision(False, organisation, tuple(trace), "sender_domain")
+    if any(f not in organisation.pgp.fingerprints for f in pgp_fingerprints):
+        trace.append("an OpenPGP signer is not among the organisation's allowed fingerprints")
+        return Decision(False, organisation, tuple(trace), "signer_not_allowed")
     if sender not in signer_addresses:
         trace.append("the signer's certificate does not name the From address")
         return Decision(False, organisation, tuple(trace), "signer_mismatch")

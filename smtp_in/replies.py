@@ -196,6 +196,65 @@ SENDER_DOMAIN = Reply(
     "Lahettajan (From) osoite ei kuulu organisaation verkkotunnuksiin / "
     "The From address is not in the organisation's sender domains",
 )
+PGP_NOT_ENCRYPTED = Reply(
+    550,
+    "5.7.1",
+    "Viestia ei ole salattu yhdyskaytavan OpenPGP-avaimelle / "
+    "The message is not OpenPGP encrypted to the gateway's key",
+)
+PGP_NOT_FOR_GATEWAY = Reply(
+    550,
+    "5.7.5",
+    "Viesti on salattu jollekin muulle kuin yhdyskaytavan OpenPGP-avaimelle / "
+    "The message is encrypted to an OpenPGP key that is not the gateway's",
+)
+PGP_UNKNOWN_SIGNER = Reply(
+    550,
+    "5.7.7",
+    "Allekirjoittajan OpenPGP-avain ei ole organisaation ilmoittama avain / "
+    "The signer's OpenPGP key is not one the organisation has registered",
+)
+PGP_SIGNER_REVOKED = Reply(
+    550,
+    "5.7.7",
+    "Allekirjoittajan OpenPGP-avain on mitatoity / The signer's OpenPGP key has been revoked",
+)
+PGP_SIGNER_EXPIRED = Reply(
+    550,
+    "5.7.7",
+    "Allekirjoittajan OpenPGP-avain tai allekirjoitus on vanhentunut / "
+    "The signer's OpenPGP key or signature has expired",
+)
+PGP_USER_ID_MISMATCH = Reply(
+    550,
+    "5.7.1",
+    "Allekirjoittajan OpenPGP-avaimen kayttajatunnus ei vastaa lahettajan (From) osoitetta / "
+    "No user id of the signer's OpenPGP key matches the From address",
+)
+MALFORMED_PGP = Reply(
+    550,
+    "5.6.0",
+    "OpenPGP-rakenne on virheellinen / The OpenPGP structure is malformed",
+)
+# An organisation whose configured OpenPGP key is unusable is refused until the key is fixed.
+ORGANISATION_KEY_MISSING = Reply(
+    550,
+    "5.7.1",
+    "Organisaation OpenPGP-avain puuttuu yhdyskaytavalta; ota yhteys sen yllapitoon / "
+    "The organisation's OpenPGP key is missing at the gateway; contact its postmaster",
+)
+ORGANISATION_KEY_EXPIRED = Reply(
+    550,
+    "5.7.1",
+    "Organisaation OpenPGP-avain on vanhentunut; toimita uusi avain / "
+    "The organisation's OpenPGP key has expired; supply a new key",
+)
+ORGANISATION_KEY_REVOKED = Reply(
+    550,
+    "5.7.1",
+    "Organisaation OpenPGP-avain on mitatoity; toimita uusi avain / "
+    "The organisation's OpenPGP key has been revoked; supply a new key",
+)
 PARTIAL = Reply(
     550,
     "5.6.1",

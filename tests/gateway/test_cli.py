@@ -41,11 +41,11 @@ def test_init_creates_private_key_files_and_is_idempotent(env: GatewayEnv) -> No
     ):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE((env.data_dir / "demo" / "clerk-key.pem").stat().st_mode) == 0o600
-    before = {p: p.read_bytes() for p in keys.iterdir()}
+    before = {p: p.read_bytes() for p in keys.iterdir() if p.is_file()}
     again = _run(env, "init")
     assert again.returncode == 0, again.stderr
     assert "created" not in again.stdout
-    assert {p: p.read_bytes() for p in keys.iterdir()} == before
+    assert {p: p.read_bytes() for p in keys.iterdir() if p.is_file()} == before
 
 
 def test_keys_show_smime_prints_the_certificate_clerks_encrypt_to(env: GatewayEnv) -> None:

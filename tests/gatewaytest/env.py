@@ -44,6 +44,7 @@ from_address = "noreply@{domain}"
 
 [keys]
 smime = [{smime}]
+{keys_toml}
 
 [[organisations]]
 id = "demokunta"
@@ -54,6 +55,8 @@ trust_anchors = ["{data_dir}/demo/ca.pem"{extra_anchors}]
 replies_allowed = true
 reply_address = "kirjaamo@{org_domain}"
 demo = true
+{org_toml}
+{extra_toml}
 """
 
 
@@ -120,11 +123,15 @@ def make_env(
     data_dir: Path | None = None,
     smime: tuple[tuple[Path, Path | None, Path | None], ...] = (),
     sender_domains: tuple[str, ...] = (ORG_DOMAIN,),
+    keys_toml: str = "",
+    org_toml: str = "",
+    extra_toml: str = "",
 ) -> GatewayEnv:
     """Write a configuration under `root`, run `asiointitili init` for it, and load it.
 
     `smime` lists the gateway's S/MIME identities as (certificate, key, password file); empty
-    means the development identity that init creates.
+    means the development identity that init creates. `keys_toml` and `org_toml` are lines
+    added to [keys] and to the demo organisation, `extra_toml` is added at the end.
     """
     root.mkdir(parents=True, exist_ok=True)
     data = data_dir or root / "var"
@@ -143,6 +150,9 @@ def make_env(
             extra_anchors="".join(f', "{p}"' for p in extra_anchors),
             smime=", ".join(_smime_entry(*entry) for entry in smime),
             sender_domains=", ".join(f'"{d}"' for d in sender_domains),
+            keys_toml=keys_toml,
+            org_toml=org_toml,
+            extra_toml=extra_toml,
         )
     )
     assert cli_main(["--config", str(config_path), "init"]) == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from crypto.pgp_keys import stop_agent
 from gateway import material
 from gateway.serve import store_settings
 from gatewaytest.env import GatewayEnv
@@ -62,6 +63,7 @@ class InProcessGateway:
         )
         self.controller = _GatewayController(env, self.handler)
         self.port = config.smtp.listen_port
+        self.config = config
 
     def start(self) -> InProcessGateway:
         self.controller.start()
@@ -70,6 +72,8 @@ class InProcessGateway:
     def stop(self) -> None:
         self.controller.stop()
         self.store.close()
+        if any(org.pgp.key_files for org in self.config.organisations):
+            stop_agent(self.config.keys.gnupg_home)  # gpg started one for the crypto stages
 
     def client(self, source: str = "127.0.0.1") -> smtplib.SMTP:
         client = smtplib.SMTP("127.0.0.1", self.port, timeout=30, source_address=(source, 0))

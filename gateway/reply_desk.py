@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -26,7 +27,7 @@ from mailbox_store import (
     ReplyContext,
 )
 from policies.model import Organisation, ReplyPolicy
-from smtp_out.reply import OutgoingReply, ReplyAttachment, compose_reply
+from smtp_out.reply import OutgoingReply, ReplyAttachment, compose_pgp_reply, compose_reply
 
 __all__ = ["MAX_REPLY_TEXT", "ReplyDesk", "ReplyOffer", "ReplyRefused"]
 
@@ -51,12 +52,73 @@ class ReplyOffer:
 
 
 @dataclass(frozen=True)
+class Addressing:
+    """Where a mail to an organisation goes, and whom it is encrypted to: S/MIME
+    certificates, or OpenPGP fingerprints for an organisation that uses OpenPGP."""
+
+    addresses: tuple[str, ...]
+    certificates: tuple[x509.Certificate, ...]
+    aes_gcm: bool
+    pgp_recipients: tuple[str, ...] = ()
+
+
+def organisation_addressing(
+    context: ReplyContext,
+    organisation: Organisation,
+    organisation_certificate: x509.Certificate | None,
+) -> Addressing:
+    """The clerk who wrote and/or the registry, as the organisation's policy says; encrypted
+    to the clerk's certificate from the original signature and to the organisation's own."""
+    addresses: list[str] = []
+    if organisation.replies.recipients in ("sender", "both"):
+        addresses.append(context.sender_address)
+    if organisation.replies.recipients in ("registry", "both"):
+        addresses.append(organisation.reply_address)
+    unique = tuple(dict.fromkeys(addresses))
+    if context.signer_certificate is None:
+        # The clerk signed with OpenPGP (or we hold no certificate): answer in OpenPGP.
+        if not organisation.pgp.reply_key:
+            raise ReplyRefused("reply_not_allowed")  # nothing to encrypt to
+        return Addressing(unique, (), False, pgp_recipients=(organisation.pgp.reply_key,))
+    certificates: list[x509.Certificate] = []
+    if organisation.replies.recipients in ("sender", "both"):
+        certificates.append(x509.load_der_x509_certificate(context.signer_certificate))
+    if organisation_certificate is not None:
+        certificates.append(organisation_certificate)
+    return Addressing(unique, tuple(certificates), organisation.replies.aes_gcm)
+
+
+@dataclass(frozen=True)
 class GatewaySigner:
     """The gateway's S/MIME identity: its certificate names `address`."""
 
     address: str
     certificate: x509.Certificate
     key: rsa.RSAPrivateKey
+    # The gateway's OpenPGP keyring and signing key, for organisations that use OpenPGP.
+    gnupg_home: Path | None = None
+    pgp_fingerprint: str | None = None
+
+    def seal(self, outgoing: OutgoingReply, addressing: Addressing) -> OutgoingMail:
+        """Compose, sign and encrypt a mail to an organisation."""
+        if addressing.pgp_recipients:
+            if self.gnupg_home is None or self.pgp_fingerprint is None:
+                raise ReplyRefused("reply_not_allowed")  # the gateway has no OpenPGP key
+            data = compose_pgp_reply(
+                outgoing,
+                gnupg_home=self.gnupg_home,
+                signer=self.pgp_fingerprint,
+                recipients=addressing.pgp_recipients,
+            )
+            return OutgoingMail(recipients=addressing.addresses, data=data)
+        data = compose_reply(
+            outgoing,
+            signer_certificate=self.certificate,
+            signer_key=self.key,
+            recipient_certificates=addressing.certificates,
+            aes_gcm=addressing.aes_gcm,
+        )
+        return OutgoingMail(recipients=addressing.addresses, data=data)
 
 
 def _utc_now() -> datetime:
@@ -106,7 +168,9 @@ class ReplyDesk:
             raise ReplyRefused(refusal)
         organisation = self._organisations[context.organisation_id]
         _check_content(organisation.replies, text, attachments)
-        recipients = self._recipients(context, organisation)
+        addressing = organisation_addressing(
+            context, organisation, self._org_certificates.get(organisation.id)
+        )
         reply = NewReply(
             citizen_id=citizen_id,
             thread_id=context.thread_id,
@@ -118,7 +182,7 @@ class ReplyDesk:
         )
 
         def compose(row_id: str) -> ComposedReply:
-            return self._compose(row_id, context, organisation, reply, recipients)
+            return self._compose(row_id, context, organisation, reply, addressing)
 
         row_id = self._store.store_reply(reply, compose)
         self._on_queued()
@@ -130,22 +194,9 @@ class ReplyDesk:
             return "reply_not_allowed"
         if context.no_reply:
             return "reply_forbidden_by_sender"
-        if organisation.replies.recipients != "registry" and context.signer_certificate is None:
-            return "reply_not_allowed"  # nothing to encrypt to for the clerk
+        if context.signer_certificate is None and not organisation.pgp.reply_key:
+            return "reply_not_allowed"  # nothing to encrypt to
         return None
-
-    def _recipients(
-        self, context: ReplyContext, organisation: Organisation
-    ) -> list[tuple[str, x509.Certificate | None]]:
-        """(address, certificate to encrypt to) for each recipient the policy names."""
-        chosen: list[tuple[str, x509.Certificate | None]] = []
-        if organisation.replies.recipients in ("sender", "both"):
-            assert context.signer_certificate is not None
-            clerk = x509.load_der_x509_certificate(context.signer_certificate)
-            chosen.append((context.sender_address, clerk))
-        if organisation.replies.recipients in ("registry", "both"):
-            chosen.append((organisation.reply_address, None))
-        return chosen
 
     def _compose(
         self,
@@ -153,7 +204,7 @@ class ReplyDesk:
         context: ReplyContext,
         organisation: Organisation,
         reply: NewReply,
-        recipients: list[tuple[str, x509.Certificate | None]],
+        addressing: Addressing,
     ) -> ComposedReply:
         now = self._clock()
         ref = ThreadRef(row_id, reply.citizen_id, reply.thread_id, reply.organisation_id)
@@ -164,14 +215,9 @@ class ReplyDesk:
         references = tuple(f"<{r}>" for r in context.references if not r.startswith("sha256:"))
         clerk_id = context.clerk_message_id
         in_reply_to = f"<{clerk_id}>" if clerk_id and not clerk_id.startswith("sha256:") else None
-        certificates = [cert for _, cert in recipients if cert is not None]
-        organisation_certificate = self._org_certificates.get(organisation.id)
-        if organisation_certificate is not None:
-            certificates.append(organisation_certificate)
-        addresses = tuple(dict.fromkeys(address for address, _ in recipients))
         outgoing = OutgoingReply(
             from_address=self._signer.address,
-            to_addresses=addresses,
+            to_addresses=addressing.addresses,
             reply_to=self._signer.address,
             message_id=message_id,
             in_reply_to=in_reply_to,
@@ -189,14 +235,7 @@ class ReplyDesk:
             original_message_id=in_reply_to,
             lang=context.lang if context.lang in ("fi", "sv", "en") else "fi",
         )
-        data = compose_reply(
-            outgoing,
-            signer_certificate=self._signer.certificate,
-            signer_key=self._signer.key,
-            recipient_certificates=certificates,
-            aes_gcm=organisation.replies.aes_gcm,
-        )
-        return ComposedReply(message_id, OutgoingMail(recipients=addresses, data=data))
+        return ComposedReply(message_id, self._signer.seal(outgoing, addressing))
 
 
 def _check_content(policy: ReplyPolicy, text: str, attachments: Sequence[NewAttachment]) -> None:

@@ -22,15 +22,23 @@ from email import policy
 from email.headerregistry import Address
 from email.message import MIMEPart
 from email.utils import format_datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from crypto.pgp_out import sign_and_encrypt
 from crypto.smime_out import encrypt, sign_detached
 from smtp_out.notification import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, template_environment
 
-__all__ = ["SUBJECTS", "OutgoingReply", "ReplyAttachment", "compose_reply"]
+__all__ = [
+    "SUBJECTS",
+    "OutgoingReply",
+    "ReplyAttachment",
+    "compose_pgp_reply",
+    "compose_reply",
+]
 
 NEUTRAL_NAME = "Asiointitili"
 # Appended to the citizen's name in the protected From, so the clerk sees who wrote and how.
@@ -94,6 +102,8 @@ class OutgoingReply:
     original_received_at: datetime
     original_message_id: str | None
     lang: str
+    # The neutral Subject outside the encryption; by default "Reply from the eAccount" in `lang`.
+    outer_subject: str | None = None
 
 
 def _one_line(text: str) -> str:
@@ -179,7 +189,7 @@ def _outer_fields(reply: OutgoingReply) -> list[_Field]:
     neutral_from = str(Address(display_name=NEUTRAL_NAME, addr_spec=reply.from_address))
     return [
         ("From", neutral_from),
-        ("Subject", SUBJECTS[_lang(reply)]),
+        ("Subject", reply.outer_subject or SUBJECTS[_lang(reply)]),
         *_addressing_fields(reply),
     ]
 
@@ -312,4 +322,17 @@ def compose_reply(
         _protected_entity(reply, outer), signer_certificate, signer_key, signer_chain
     )
     encrypted = encrypt(signed, recipient_certificates, aes_gcm=aes_gcm)
+    return _header_block([*outer, ("MIME-Version", "1.0")]) + encrypted
+
+
+def compose_pgp_reply(
+    reply: OutgoingReply, *, gnupg_home: Path, signer: str, recipients: Sequence[str]
+) -> bytes:
+    """The same message for an OpenPGP organisation: the protected entity signed with the
+    gateway's OpenPGP key and encrypted to `recipients` (fingerprints) as PGP/MIME."""
+    _check_reply(reply)
+    outer = _outer_fields(reply)
+    encrypted = sign_and_encrypt(
+        _protected_entity(reply, outer), gnupg_home, signer=signer, recipients=recipients
+    )
     return _header_block([*outer, ("MIME-Version", "1.0")]) + encrypted

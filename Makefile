@@ -26,9 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 ## Benchmarks (never part of the tests): throughput and latency against a bare aiosmtpd sink,
-## DKIM signing against stock dkimpy, and the outbound queue's delivery rate and latency.
+## OpenPGP ingest against bare gpg, DKIM signing against stock dkimpy, and the outbound
+## queue's delivery rate and latency.
 bench: $(STAMP)
 	$(BIN)/python -m bench.smtp_throughput
+	$(BIN)/python -m bench.pgp_throughput
 	$(BIN)/python -m bench.dkim_signing
 	$(BIN)/python -m bench.outbound
 

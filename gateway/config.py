@@ -8,15 +8,18 @@ against the directory of the configuration file.
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from policies.model import IPNetwork, Organisation, ReplyPolicy
+from policies.model import DeliveryPolicy, IPNetwork, Organisation, PgpPolicy, ReplyPolicy
 
 T = TypeVar("T")
 
@@ -71,6 +74,8 @@ class OutboundConfig:
     # starts, so the secret never sits in this object (nor in a traceback showing it).
     relay_username: str | None
     relay_password_file: Path | None
+    # How long a temporarily failing mail is retried before it counts as undeliverable.
+    retry_lifetime_hours: int = 120
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,34 @@ class KeysConfig:
     dkim_key_file: Path
     dkim_selector: str
     session_secret_file: Path
+    gnupg_home: Path  # the gateway's own OpenPGP keyring (GNUPGHOME), never the user's
+
+
+@dataclass(frozen=True)
+class OidcKeyFiles:
+    """The portal's own OpenID Connect keys (made by `init`, published as a JWKS)."""
+
+    signing: Path  # signs request objects and private_key_jwt client assertions
+    encryption: Path  # the broker encrypts ID tokens and userinfo to it
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """`[auth.oidc]`: the identification broker and how the portal uses it."""
+
+    issuer: str
+    client_id: str
+    client_auth: Literal["private_key_jwt", "client_secret_basic", "client_secret_post"]
+    # Read when `serve` starts, like the relay password, so no secret sits in this object.
+    client_secret_file: Path | None
+    scopes: tuple[str, ...]
+    acr_values: tuple[str, ...]
+    hetu_claim: str
+    name_claim: str
+    userinfo: bool
+    request_object: bool
+    signing_alg: Literal["RS256", "PS256"]
+    http_timeout: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +128,8 @@ class Config:
     database_url: str
     allow_temporary_hetus: bool
     auth_mode: Literal["test", "oidc"]
+    oidc: OidcConfig | None  # None without an [auth.oidc] table (then `serve` refuses oidc mode)
+    oidc_keys: OidcKeyFiles
     smtp: SmtpConfig
     portal: PortalConfig
     outbound: OutboundConfig
@@ -200,6 +235,7 @@ def _build(path: Path, root: _Section) -> Config:
 
     auth = root.sub("auth")
     auth_mode = auth.choice("mode", ("test", "oidc"), "oidc")
+    oidc, oidc_keys = _auth_oidc(auth, base, keys_dir)
     auth.finish()
 
     smtp = _smtp(root.sub("smtp"), base, keys_dir, domains[0])
@@ -218,6 +254,8 @@ def _build(path: Path, root: _Section) -> Config:
         database_url=database_url,
         allow_temporary_hetus=allow_temporary,
         auth_mode=auth_mode,
+        oidc=oidc,
+        oidc_keys=oidc_keys,
         smtp=smtp,
         portal=portal,
         outbound=outbound,
@@ -226,6 +264,84 @@ def _build(path: Path, root: _Section) -> Config:
     )
     _check_development_is_local(config)
     return config
+
+
+def _auth_oidc(
+    auth: _Section, base: Path, keys_dir: Path
+) -> tuple[OidcConfig | None, OidcKeyFiles]:
+    """`[auth.oidc]`; its key files have defaults even without the table, for `init`."""
+    present = "oidc" in auth.table
+    sec = auth.sub("oidc")
+    keys = OidcKeyFiles(
+        signing=sec.path("signing_key_file", base, keys_dir / "oidc-signing-key.pem"),
+        encryption=sec.path("encryption_key_file", base, keys_dir / "oidc-encryption-key.pem"),
+    )
+    return (_oidc(sec, base) if present else None), keys
+
+
+def _oidc(sec: _Section, base: Path) -> OidcConfig:
+    issuer = sec.get("issuer", str)
+    _parse(sec, "issuer", _issuer_url, issuer)
+    client_id = sec.get("client_id", str).strip()
+    if not client_id:
+        raise ConfigError(sec.file, sec.key("client_id"), "must not be empty")
+    client_auth = sec.choice(
+        "client_auth",
+        ("private_key_jwt", "client_secret_basic", "client_secret_post"),
+        "private_key_jwt",
+    )
+    secret_file = sec.get("client_secret_file", str, "")
+    if client_auth == "private_key_jwt" and secret_file:
+        raise ConfigError(
+            sec.file,
+            sec.key("client_secret_file"),
+            f'{secret_file!r} is unused with client_auth = "private_key_jwt"',
+        )
+    if client_auth != "private_key_jwt" and not secret_file:
+        raise ConfigError(
+            sec.file, sec.key("client_secret_file"), f"is required with {client_auth!r}"
+        )
+    scopes = sec.strings("scopes", ["openid"])
+    if "openid" not in scopes:
+        raise ConfigError(sec.file, sec.key("scopes"), f"must include 'openid': {list(scopes)!r}")
+    acr_values = sec.strings("acr_values", ["http://ftn.ficora.fi/2017/loa2"])
+    if not acr_values or not all(v.strip() for v in acr_values):
+        raise ConfigError(
+            sec.file, sec.key("acr_values"), f"must name at least one level: {list(acr_values)!r}"
+        )
+    cfg = OidcConfig(
+        issuer=issuer,
+        client_id=client_id,
+        client_auth=client_auth,
+        client_secret_file=(base / secret_file).resolve() if secret_file else None,
+        scopes=scopes,
+        acr_values=acr_values,
+        hetu_claim=_claim_name(sec, "hetu_claim", "urn:oid:1.2.246.21"),
+        name_claim=_claim_name(sec, "name_claim", "name"),
+        userinfo=sec.get("userinfo", bool, True),
+        request_object=sec.get("request_object", bool, True),
+        signing_alg=sec.choice("signing_alg", ("RS256", "PS256"), "RS256"),
+        http_timeout=_positive(sec, "http_timeout", 10),
+    )
+    sec.finish()
+    return cfg
+
+
+def _issuer_url(value: str) -> str:
+    """An https URL; plain http only on loopback (a test provider), never across a network."""
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or not parts.hostname:
+        raise ValueError("must be a URL with a host and no query or fragment")
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return value
+    raise ValueError("must be an https URL (http only on a loopback address)")
+
+
+def _claim_name(sec: _Section, name: str, default: str) -> str:
+    value = sec.get(name, str, default).strip()
+    if not value:
+        raise ConfigError(sec.file, sec.key(name), "must not be empty")
+    return value
 
 
 def _smtp(sec: _Section, base: Path, keys_dir: Path, domain: str) -> SmtpConfig:
@@ -271,6 +387,7 @@ def _outbound(
         ),
         relay_username=username or None,
         relay_password_file=(base / password_file).resolve() if password_file else None,
+        retry_lifetime_hours=_positive(sec, "retry_lifetime_hours", 120),
     )
     _check_address(sec.file, sec.key("from_address"), cfg.from_address)
     if bool(username) != bool(password_file):
@@ -300,6 +417,7 @@ def _keys(sec: _Section, base: Path, keys_dir: Path) -> KeysConfig:
         dkim_key_file=sec.path("dkim_key_file", base, keys_dir / "dkim-key.pem"),
         dkim_selector=sec.get("dkim_selector", str, "asiointi1"),
         session_secret_file=sec.path("session_secret_file", base, keys_dir / "session.key"),
+        gnupg_home=sec.path("gnupg_home", base, keys_dir / "gnupg"),
     )
     sec.finish()
     return cfg
@@ -334,21 +452,73 @@ def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation
             raise ConfigError(path, sec.key("id"), f"{org_id!r} is declared twice")
         reply = sec.get("reply_address", str)
         _check_address(path, sec.key("reply_address"), reply)
+        pgp = _pgp_policy(sec, base)
+        # An organisation that signs with OpenPGP only needs no S/MIME trust anchors.
+        anchors = sec.strings("trust_anchors", [] if pgp.fingerprints else None)
         orgs.append(
             Organisation(
                 id=org_id,
                 name=sec.get("name", str),
                 sender_domains=tuple(d.lower() for d in sec.strings("sender_domains")),
                 networks=_networks(sec),
-                trust_anchors=tuple((base / p).resolve() for p in sec.strings("trust_anchors")),
+                trust_anchors=tuple((base / p).resolve() for p in anchors),
                 replies_allowed=sec.get("replies_allowed", bool, False),
                 reply_address=reply,
                 demo=sec.get("demo", bool, False),
                 replies=_reply_policy(sec, base),
+                delivery=_delivery_policy(sec),
+                pgp=pgp,
             )
         )
         sec.finish()
     return tuple(orgs)
+
+
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
+
+
+def _pgp_policy(sec: _Section, base: Path) -> PgpPolicy:
+    files = tuple(
+        _parse(sec, "pgp_keys", lambda v: _readable(base / v), value)
+        for value in sec.strings("pgp_keys", [])
+    )
+    fingerprints = tuple(
+        _parse(sec, "pgp_fingerprints", _fingerprint, value)
+        for value in sec.strings("pgp_fingerprints", [])
+    )
+    reply_key = sec.get("pgp_reply_key", str, "")
+    if reply_key:
+        reply_key = _parse(sec, "pgp_reply_key", _fingerprint, reply_key)
+    if (fingerprints or reply_key) and not files:
+        raise ConfigError(sec.file, sec.key("pgp_keys"), "must name the files holding those keys")
+    return PgpPolicy(key_files=files, fingerprints=fingerprints, reply_key=reply_key)
+
+
+def _fingerprint(value: str) -> str:
+    """A full OpenPGP v4 fingerprint; the spaces gpg prints between groups are allowed."""
+    fingerprint = "".join(value.split()).upper()
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise ValueError("must be a full fingerprint of 40 hexadecimal digits (not a key id)")
+    return fingerprint
+
+
+def _readable(path: Path) -> Path:
+    path = path.resolve()
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ValueError(f"{path} is not a readable file")
+    return path
+
+
+def _delivery_policy(sec: _Section) -> DeliveryPolicy:
+    defaults = DeliveryPolicy()
+    tag = sec.get("verifiable_tag", str, defaults.verifiable_tag).strip()
+    if not tag:
+        raise ConfigError(sec.file, sec.key("verifiable_tag"), "must not be empty")
+    return DeliveryPolicy(
+        verifiable_tag=tag,
+        verifiable_by_default=sec.get("verifiable_by_default", bool, False),
+        acknowledge_days=_positive(sec, "acknowledge_days", defaults.acknowledge_days),
+    )
 
 
 def _reply_policy(sec: _Section, base: Path) -> ReplyPolicy:

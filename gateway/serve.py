@@ -9,16 +9,22 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 
 import uvicorn
 
+from crypto import pgp_keys
 from crypto.blind_index import BlindIndex
 from crypto.dkim import DkimError, DkimSigner
 from crypto.hetu import parse_hetu
+from crypto.smime_out import detached_signature
 from gateway import material
 from gateway.config import Config, ConfigError
+from gateway.receipts import ReceiptDesk
 from gateway.reply_desk import GatewaySigner, ReplyDesk
 from gateway.web.app import create_app
+from gateway.web.oidc import OidcSettings, RelyingParty
+from gateway.web.oidc_routes import CALLBACK_PATH
 from mailbox_store import MailboxStore, StoreError
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
@@ -47,6 +53,7 @@ def _transport(config: Config) -> Transport:
         starttls=out.relay_starttls,
         username=out.relay_username,
         password=_relay_password(config),
+        local_hostname=config.smtp.hostname,
     )
 
 
@@ -111,27 +118,103 @@ def store_settings(config: Config) -> StoreSettings:
     return StoreSettings(config.allow_temporary_hetus, material.reply_tokens(config))
 
 
+def gateway_signer(config: Config) -> GatewaySigner:
+    """The gateway's current S/MIME identity, which signs everything sent to organisations,
+    and its OpenPGP key where organisations use OpenPGP."""
+    current = material.decryption_keys(config)[0]
+    home, fingerprint = None, None
+    if any(org.pgp.reply_key for org in config.organisations):
+        home = config.keys.gnupg_home
+        fingerprint = pgp_keys.secret_fingerprints(home)[-1]  # the newest is the current one
+    return GatewaySigner(
+        config.submission_address, current.certificate, current.private_key, home, fingerprint
+    )
+
+
 def reply_desk(
     config: Config, store: MailboxStore, *, on_queued: Callable[[], None] = lambda: None
 ) -> ReplyDesk:
-    """Citizens' replies, signed with the gateway's current S/MIME identity."""
-    current = material.decryption_keys(config)[0]
     return ReplyDesk(
         store,
         config.organisations,
         material.reply_tokens(config),
-        GatewaySigner(config.submission_address, current.certificate, current.private_key),
+        gateway_signer(config),
         material.organisation_certificates(config),
         on_queued=on_queued,
     )
 
 
+def receipt_desk(
+    config: Config, store: MailboxStore, *, on_queued: Callable[[], None] = lambda: None
+) -> ReceiptDesk:
+    return ReceiptDesk(
+        store,
+        config.organisations,
+        gateway_signer(config),
+        material.organisation_certificates(config),
+        config.domain,
+        on_queued=on_queued,
+    )
+
+
+async def _overdue_acknowledgements(
+    receipts: ReceiptDesk, stop: asyncio.Event, every: float = 60.0
+) -> None:
+    """Tell senders whose verifiable messages passed their deadline unacknowledged."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(receipts.expire_overdue)
+        except Exception as exc:  # noqa: BLE001 - retried on the next round
+            log.warning("checking acknowledgement deadlines failed (%s)", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+def relying_party(config: Config) -> RelyingParty:
+    """The OpenID Connect login of `auth.mode = "oidc"`, with its keys and secret read now."""
+    oidc = config.oidc
+    if oidc is None:
+        raise ConfigError(
+            config.path, "auth.oidc", 'is required when auth.mode = "oidc" (issuer, client_id)'
+        )
+    settings = OidcSettings(
+        issuer=oidc.issuer,
+        client_id=oidc.client_id,
+        redirect_uri=config.portal.public_url + CALLBACK_PATH,
+        scopes=oidc.scopes,
+        acr_values=oidc.acr_values,
+        hetu_claim=oidc.hetu_claim,
+        name_claim=oidc.name_claim,
+        client_auth=oidc.client_auth,
+        client_secret=material.oidc_client_secret(config),
+        userinfo=oidc.userinfo,
+        request_object=oidc.request_object,
+        signing_alg=oidc.signing_alg,
+        http_timeout=float(oidc.http_timeout),
+    )
+    return RelyingParty(settings, material.oidc_keys(config))
+
+
+def chain_signer(config: Config) -> Callable[[bytes], bytes]:
+    """Signs the head of a citizen's exported event log with the current S/MIME identity."""
+    current = material.decryption_keys(config)[0]
+    return partial(
+        detached_signature, certificate=current.certificate, key=current.private_key
+    )
+
+
+def stage_worker_count(config: Config) -> int:
+    """`smtp.crypto_workers`, or by default one per core; two per core when an organisation
+    uses OpenPGP, because such a worker spends most of each message waiting for gpg processes
+    (measured: `make bench` PGP mode)."""
+    per_core = 2 if any(org.pgp.key_files for org in config.organisations) else 1
+    return config.smtp.crypto_workers or per_core * (os.cpu_count() or 1)
+
+
 def stage_workers(config: Config) -> StageWorkers:
     """Processes for decryption, verification and MIME parsing, each holding the keys once."""
     return StageWorkers(
-        config.smtp.crypto_workers or os.cpu_count() or 1,
-        install_material,
-        material.crypto_material_args(config),
+        stage_worker_count(config), install_material, material.crypto_material_args(config)
     )
 
 
@@ -146,6 +229,7 @@ async def serve(config: Config) -> None:
     store = MailboxStore(config.database_url, master_keys, index, background_checkpoints=True)
     store.migrate()
     tls = material.smtp_tls_context(config)
+    oidc = relying_party(config) if config.auth_mode == "oidc" else None
     workers = stage_workers(config)
     await workers.start()
     loop = asyncio.get_running_loop()
@@ -158,6 +242,7 @@ async def serve(config: Config) -> None:
         message_id_domain=config.domain,
         dkim=dkim,
         return_path=_return_path(index, config.domain),
+        retry_lifetime=timedelta(hours=config.outbound.retry_lifetime_hours),
     )
     handler = GatewayHandler(
         organisations=config.organisations,
@@ -185,6 +270,10 @@ async def serve(config: Config) -> None:
         host=config.smtp.listen_host,
         port=config.smtp.listen_port,
     )
+    def wake_outbound() -> None:  # called from portal threads
+        loop.call_soon_threadsafe(outbound.wake)
+
+    receipts = receipt_desk(config, store, on_queued=wake_outbound)
     app = create_app(
         store,
         secret_key=material.session_secret(config),
@@ -193,9 +282,10 @@ async def serve(config: Config) -> None:
         secure_cookies=config.portal.public_url.startswith("https://"),
         hetu_parser=lambda text: parse_hetu(text, allow_temporary=config.allow_temporary_hetus),
         idle_timeout=timedelta(minutes=30),
-        replies=reply_desk(
-            config, store, on_queued=lambda: loop.call_soon_threadsafe(outbound.wake)
-        ),
+        replies=reply_desk(config, store, on_queued=wake_outbound),
+        oidc=oidc,
+        receipts=receipts,
+        chain_signer=chain_signer(config),
     )
     portal = _Portal(
         uvicorn.Config(
@@ -214,6 +304,7 @@ async def serve(config: Config) -> None:
     tasks = [
         asyncio.create_task(portal.serve(), name="portal"),
         asyncio.create_task(_checkpoints(store, stop), name="checkpoints"),
+        asyncio.create_task(_overdue_acknowledgements(receipts, stop), name="acknowledgements"),
     ]
     # "hold" keeps outgoing mail queued (maintenance, benchmarks); it is sent once mode changes.
     if config.outbound.mode != "hold":
@@ -239,3 +330,5 @@ async def serve(config: Config) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await workers.close()
         store.close()
+        if any(org.pgp.key_files for org in config.organisations):
+            pgp_keys.stop_agent(config.keys.gnupg_home)  # the workers' gpg calls started it

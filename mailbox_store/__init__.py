@@ -6,6 +6,7 @@ Alembic migrations run programmatically by `MailboxStore.migrate()`.
 
 from __future__ import annotations
 
+from ._account import SERVICE_ORGANISATION
 from .errors import (
     CitizenExists,
     CitizenNotActive,
@@ -15,12 +16,14 @@ from .errors import (
     StoreUnavailable,
 )
 from .records import (
+    AccountSettings,
     AttachmentInfo,
     AttachmentView,
     CitizenProfile,
     ComposedReply,
     Delivery,
     EventView,
+    ExportedMessage,
     InboxEntry,
     MessageView,
     NewAttachment,
@@ -29,6 +32,7 @@ from .records import (
     QueueEntry,
     QueueItem,
     ReplyContext,
+    ServiceMessage,
     StoredDelivery,
     ThreadEntry,
     ThreadOwner,
@@ -36,6 +40,8 @@ from .records import (
 from .store import MailboxStore
 
 __all__ = [
+    "SERVICE_ORGANISATION",
+    "AccountSettings",
     "AttachmentInfo",
     "AttachmentView",
     "CitizenExists",
@@ -44,6 +50,7 @@ __all__ = [
     "ComposedReply",
     "Delivery",
     "EventView",
+    "ExportedMessage",
     "InboxEntry",
     "MailboxStore",
     "MessageView",
@@ -53,6 +60,7 @@ __all__ = [
     "QueueEntry",
     "QueueItem",
     "ReplyContext",
+    "ServiceMessage",
     "StoreCorrupt",
     "StoreError",
     "StoreFull",

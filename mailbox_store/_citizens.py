@@ -89,6 +89,7 @@ class CitizenOps(StoreCore):
                     citizens.c.email_sealed,
                     citizens.c.lang,
                     citizens.c.status,
+                    citizens.c.notify_email,
                     citizens.c.data_key_wrapped,
                 ).where(citizens.c.id == citizen_id)
             ).one_or_none()
@@ -104,6 +105,7 @@ class CitizenOps(StoreCore):
             else self._open_text(dek, email, "citizens", citizen_id, "email"),
             lang=row.lang,
             status=row.status,
+            notify_email=row.notify_email,
         )
 
     def rewrap_data_keys(self) -> int:

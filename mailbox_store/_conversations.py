@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -118,21 +119,9 @@ class ConversationOps(StoreCore):
             "signer_cert_sealed": None,
         }
         attachment_rows = self._attachment_rows(dek, row_id, reply.attachments)
-        queue_row = {
-            "id": queue_id,
-            "kind": "reply",
-            "citizen_id": reply.citizen_id,
-            "due_at": now,
-            "attempts": 0,
-            "last_error": None,
-            "state": "queued",
-            "created_at": now,
-            "updated_at": now,
-            "message_id": row_id,
-            "payload_sealed": sealed(
-                "outbound_queue", queue_id, "payload", encode_mail(composed.mail)
-            ),
-        }
+        queue_row = queued_mail_row(
+            queue_id, "reply", reply.citizen_id, dek, composed.mail, now, message_id=row_id
+        )
         with self._write("store_reply") as connection:
             self._check_active(connection, reply.citizen_id)
             connection.execute(insert(messages), [message_row])
@@ -203,6 +192,34 @@ class ConversationOps(StoreCore):
             organisation_id=row.organisation_id,
             active=row.status == "active",
         )
+
+
+def queued_mail_row(
+    queue_id: str,
+    kind: str,
+    citizen_id: str,
+    dek: bytes,
+    mail: OutgoingMail,
+    now: datetime,
+    *,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """An outbound_queue row carrying a composed mail, sealed under the citizen's data key."""
+    return {
+        "id": queue_id,
+        "kind": kind,
+        "citizen_id": citizen_id,
+        "due_at": now,
+        "attempts": 0,
+        "last_error": None,
+        "state": "queued",
+        "created_at": now,
+        "updated_at": now,
+        "message_id": message_id,
+        "payload_sealed": seal(
+            dek, encode_mail(mail), field_aad("outbound_queue", queue_id, "payload")
+        ),
+    }
 
 
 def encode_mail(mail: OutgoingMail) -> bytes:

@@ -178,6 +178,8 @@ class DeliveryOps(StoreCore):
             "thread_id": delivery.threads.get(citizen_id, message_id),
             "direction": "in",
             "no_reply": delivery.no_reply,
+            "verifiable": delivery.acknowledge_by is not None,
+            "acknowledge_by": delivery.acknowledge_by,
             "message_id_sealed": sealed(
                 "messages", message_id, "message_id", delivery.message_id.encode("utf-8")
             ),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 
 from ._core import StoreCore
 from .errors import StoreCorrupt
-from .records import AttachmentInfo, AttachmentView, InboxEntry, MessageView
+from .records import AttachmentInfo, AttachmentView, InboxEntry, MessageView, Verification
 from .schema import attachments, messages
 from .spans import decode_span
 
@@ -75,6 +75,30 @@ class ReadingOps(StoreCore):
         def text(field: str) -> str:
             return self._open_text(dek, getattr(row, f"{field}_sealed"), "messages", row.id, field)
 
+        verification = Verification(
+            required=row.verifiable,
+            acknowledge_by=row.acknowledge_by,
+            acknowledged_at=row.acknowledged_at,
+            expired_at=row.acknowledgement_expired_at,
+        )
+        if verification.awaiting:
+            # Verifiable and not yet acknowledged: only a notice (sender, subject, deadline)
+            # until the citizen acknowledges receipt; opening it is the acknowledgement.
+            return MessageView(
+                id=row.id,
+                subject=text("subject"),
+                text="",
+                html=None,
+                organisation_id=row.organisation_id,
+                sender_address="",
+                received_at=row.received_at,
+                opened_at=None,
+                thread_id=row.thread_id,
+                direction=row.direction,
+                no_reply=row.no_reply,
+                attachments=(),
+                verification=verification,
+            )
         # Everything is opened before the message counts as read: a message that fails to
         # open must not be logged as delivered to the citizen.
         view = MessageView(
@@ -100,6 +124,7 @@ class ReadingOps(StoreCore):
                 )
                 for f in files
             ),
+            verification=verification,
         )
         if view.opened_at is not None:
             return view
@@ -147,6 +172,8 @@ class ReadingOps(StoreCore):
                     attachments.c.id == attachment_id,
                     attachments.c.message_id == message_id,
                     messages.c.citizen_id == citizen_id,
+                    # A verifiable message's files stay closed until it is acknowledged.
+                    or_(messages.c.verifiable.is_(False), messages.c.acknowledged_at.is_not(None)),
                 )
             ).one_or_none()
         if row is None:

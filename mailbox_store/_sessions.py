@@ -17,8 +17,11 @@ __all__ = ["SessionOps"]
 class SessionOps(StoreCore):
     """Session operations of MailboxStore."""
 
-    def create_session(self, citizen_id: str, *, lifetime: timedelta) -> str:
-        """A new login session; returns the token (only its SHA-256 is stored)."""
+    def create_session(self, citizen_id: str, *, lifetime: timedelta, method: str) -> str:
+        """A new login session; returns the token (only its SHA-256 is stored).
+
+        `method` says how the citizen identified ("test", "oidc", ...); the "login" event keeps it.
+        """
         token = secrets.token_urlsafe(32)
         now = self._now()
         with self._write("create_session") as connection:
@@ -34,7 +37,7 @@ class SessionOps(StoreCore):
                     "expires_at": now + lifetime,
                 },
             )
-            self._append_events(connection, [(citizen_id, "session.created", {})], now)
+            self._append_events(connection, [(citizen_id, "login", {"method": method})], now)
         return token
 
     def session_citizen(self, token: str, *, idle_timeout: timedelta) -> str | None:

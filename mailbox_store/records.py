@@ -13,21 +13,25 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "Verification",
     "ThreadOwner",
     "ThreadEntry",
     "ReplyContext",
     "NewReply",
     "ComposedReply",
+    "AccountSettings",
     "AttachmentInfo",
     "AttachmentView",
     "CitizenProfile",
     "Delivery",
     "EventView",
+    "ExportedMessage",
     "InboxEntry",
     "MessageView",
     "NewAttachment",
     "OutgoingMail",
     "QueueItem",
+    "ServiceMessage",
     "StoredDelivery",
 ]
 
@@ -61,6 +65,9 @@ class Delivery:
     # Citizens for whom this message continues an existing thread (a clerk's answer to a
     # reply), by thread id; everyone else gets a new thread.
     threads: Mapping[str, str] = field(default_factory=dict)
+    # Verifiable delivery: the message opens only once the citizen acknowledges receipt, and
+    # past this deadline unacknowledged the sender is told to serve it on paper.
+    acknowledge_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,21 @@ class AttachmentInfo:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """A message's verifiable-delivery state (required False: an ordinary message)."""
+
+    required: bool = False
+    acknowledge_by: datetime | None = None
+    acknowledged_at: datetime | None = None
+    expired_at: datetime | None = None  # the deadline passed; the sender was told
+
+    @property
+    def awaiting(self) -> bool:
+        """Closed until the citizen acknowledges receipt."""
+        return self.required and self.acknowledged_at is None
+
+
+@dataclass(frozen=True)
 class MessageView:
     id: str
     subject: str = field(repr=False)
@@ -100,6 +122,7 @@ class MessageView:
     thread_id: str
     direction: str  # "in" (from an organisation) or "out" (the citizen's own)
     no_reply: bool  # the clerk forbade replies to it
+    verification: Verification = Verification()
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,7 @@ class CitizenProfile:
     email: str | None = field(repr=False)
     lang: str
     status: str
+    notify_email: bool = True  # the citizen wants notices of new mail by email
 
 
 @dataclass(frozen=True)
@@ -221,3 +245,40 @@ class ThreadOwner:
     thread_id: str
     organisation_id: str
     active: bool
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """What the citizen chooses on the settings page (contact details are sealed at rest)."""
+
+    email: str | None = field(repr=False)
+    phone: str | None = field(repr=False)  # E.164, +358...
+    notify_email: bool
+    notify_sms: bool
+    lang: str
+
+
+@dataclass(frozen=True)
+class ExportedMessage:
+    """One message as the citizen sees it, for their archive; never the stored original."""
+
+    id: str
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    organisation_id: str
+    received_at: datetime
+    opened_at: datetime | None
+    direction: str
+    attachments: tuple[AttachmentView, ...] = field(repr=False)
+    # A verifiable message not yet acknowledged: only its notice, as in the portal.
+    withheld: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceMessage:
+    """A message from the service itself into the citizen's mailbox (an event log export)."""
+
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    attachments: tuple[NewAttachment, ...] = field(repr=False)
+    original: bytes = field(repr=False)  # kept as the message's record, like a clerk's original

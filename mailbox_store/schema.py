@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -89,6 +90,10 @@ citizens = Table(
     Column("hetu_sealed", LargeBinary, nullable=False),
     Column("name_sealed", LargeBinary, nullable=False),
     Column("email_sealed", LargeBinary, nullable=True),
+    Column("phone_sealed", LargeBinary, nullable=True),  # a Finnish mobile number, +358...
+    # How the citizen wants to hear of new mail (SMS is recorded, not yet sent).
+    Column("notify_email", Boolean, nullable=False, server_default=true()),
+    Column("notify_sms", Boolean, nullable=False, server_default=false()),
     Column("lang", String(8), nullable=False),
     Column("status", String(8), nullable=False),
     Column("data_key_wrapped", LargeBinary, nullable=False),
@@ -120,9 +125,16 @@ messages = Table(
     Column("message_id_sealed", LargeBinary, nullable=True),
     # The clerk's verified signing certificate (DER): replies are encrypted to it.
     Column("signer_cert_sealed", LargeBinary, nullable=True),
+    # Verifiable delivery: the content stays closed until the citizen acknowledges receipt;
+    # past its deadline unacknowledged, the sender is told to serve it on paper.
+    Column("verifiable", Boolean, nullable=False, server_default=false()),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledge_by", UTCDateTime, nullable=True),
+    Column("acknowledgement_expired_at", UTCDateTime, nullable=True),
     CheckConstraint("direction IN ('in', 'out')", name="direction"),
     Index(None, "citizen_id", "received_at"),
     Index(None, "citizen_id", "thread_id"),
+    Index(None, "acknowledge_by"),
 )
 
 attachments = Table(

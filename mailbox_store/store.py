@@ -12,6 +12,7 @@ import json
 
 from sqlalchemy import Table, func, select
 
+from ._account import AccountOps
 from ._bounces import BounceOps
 from ._citizens import CitizenOps
 from ._conversations import ConversationOps
@@ -19,6 +20,7 @@ from ._deliveries import DeliveryOps
 from ._queue import QueueOps
 from ._queue_admin import QueueAdminOps
 from ._reading import ReadingOps
+from ._receipts import ReceiptOps
 from ._sessions import SessionOps
 from .chain import ChainLink, verify_chain
 from .engine import translate_errors
@@ -44,10 +46,12 @@ class MailboxStore(
     DeliveryOps,
     ReadingOps,
     ConversationOps,
+    ReceiptOps,
     SessionOps,
     QueueOps,
     QueueAdminOps,
     BounceOps,
+    AccountOps,
 ):
     """Sealed storage of citizens, messages, events, sessions and the outbound queue."""
 

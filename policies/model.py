@@ -39,6 +39,31 @@ class ReplyPolicy:
 
 
 @dataclass(frozen=True)
+class PgpPolicy:
+    """An organisation that sends OpenPGP: its public key files and who may sign for it."""
+
+    # Public key files (ASCII-armoured or binary), imported into the gateway's keyring at start.
+    key_files: tuple[Path, ...] = ()
+    # Full primary-key fingerprints (40 hex digits, upper case) allowed to sign for the
+    # organisation; a signature by one of their subkeys counts for the primary key.
+    fingerprints: tuple[str, ...] = ()
+    # The key replies to the organisation are encrypted to ("" when none is set).
+    reply_key: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Verifiable delivery (todisteellinen tiedoksianto, Act 13/2003 s18) for an organisation."""
+
+    # A clerk asks for verifiable delivery by this subject tag (removed before the citizen sees
+    # the subject), or the organisation asks for it for every message.
+    verifiable_tag: str = "[todisteellinen]"
+    verifiable_by_default: bool = False
+    # Unacknowledged after this many days, the sender gets a signed notice to serve it on paper.
+    acknowledge_days: int = 7
+
+
+@dataclass(frozen=True)
 class Organisation:
     """A sending organisation (a municipality or another authority)."""
 
@@ -51,6 +76,8 @@ class Organisation:
     reply_address: str
     demo: bool = False
     replies: ReplyPolicy = ReplyPolicy()
+    delivery: DeliveryPolicy = DeliveryPolicy()
+    pgp: PgpPolicy = PgpPolicy()
 
     def allows_sender(self, address: str) -> bool:
         """True when the address belongs to one of the organisation's sender domains."""

@@ -62,6 +62,8 @@ class Inbound:
     extracted: ExtractedMessage | None = None
     citizen_ids: tuple[str, ...] = ()
     no_reply: bool = False  # the clerk's subject carried the organisation's no-reply tag
+    # Verifiable delivery (by subject tag or policy): the deadline to acknowledge receipt.
+    acknowledge_by: datetime | None = None
     threads: dict[str, str] = field(default_factory=dict)  # citizen -> thread continued
     duplicate: bool = False
     trace: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 from functools import partial
 from typing import ParamSpec, TypeVar
@@ -238,6 +239,10 @@ def extract_content(message: Inbound) -> None:
         raise Reject(_EXTRACT_REPLIES[exc.failure]) from None
     organisation = _crypto_material().organisations[message.organisation_id]
     subject, message.no_reply = _without_tag(extracted.subject, organisation.replies.no_reply_tag)
+    subject, tagged = _without_tag(subject, organisation.delivery.verifiable_tag)
+    if tagged or organisation.delivery.verifiable_by_default:
+        days = organisation.delivery.acknowledge_days
+        message.acknowledge_by = message.received_at + timedelta(days=days)
     message.extracted = dataclasses.replace(extracted, subject=subject)
     if any(a.span for a in extracted.attachments):
         message.content_offset = _offset_in(message.evidence, message.opened.content)
@@ -347,6 +352,7 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
         else None,
         no_reply=message.no_reply,
         threads=message.threads,
+        acknowledge_by=message.acknowledge_by,
     )
     stored = _storage(store.store_delivery, delivery)
     message.duplicate = not stored.message_ids

@@ -228,8 +228,9 @@ class OutboundWorker:
         profile = await self._in_thread(self._store.citizen_profile, item.citizen_id)
         if profile is None:
             raise PermanentDeliveryError("citizen not found")
-        if profile.email is None or profile.status != "active":
-            # Nobody to tell, or an account that must not receive mail: nothing is owed.
+        if profile.email is None or not profile.notify_email or profile.status != "active":
+            # Nobody to tell, a citizen who chose no email notices, or an account that must
+            # not receive mail: nothing is owed.
             logger.info("queue row %s: citizen not notifiable, nothing sent", item.id)
             return None
         data = notification_bytes(

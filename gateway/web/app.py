@@ -1,8 +1,9 @@
 """Builds the citizen portal: a Starlette application over the mailbox store.
 
 `create_app` is the only entry point; it wires the routes, the security-header middleware and
-the error pages. Test identification is mounted only when `auth_mode == "test"`; in any other
-mode `/login` does not exist here (the OpenID Connect login belongs to its own module).
+the error pages. Test identification is mounted only when `auth_mode == "test"`; otherwise the
+OpenID Connect login (`oidc_routes`) is, when a relying party is given, and without one `/login`
+does not exist at all.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.web.account_routes import AccountRoutes
+from gateway.web.acknowledge_routes import AcknowledgeRoutes
 from gateway.web.auth_routes import DevelopmentLogin, Logout
+from gateway.web.event_routes import EventRoutes
 from gateway.web.headers import SecurityHeadersMiddleware, add_security_headers
 from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.mailbox_routes import Mailbox
+from gateway.web.oidc import RelyingParty
+from gateway.web.oidc_routes import OidcLogin
 from gateway.web.pages import Pages
 from gateway.web.portal import Portal
 from gateway.web.reply_routes import ReplyRoutes
-from gateway.web.store_port import PortalStore, ReplyPort
+from gateway.web.store_port import PortalStore, ReceiptPort, ReplyPort
 from gateway.web.tokens import PortalTokens
+from mailbox_store import SERVICE_ORGANISATION
 
 _ERROR_TEXT_KEYS = {403: "error_forbidden", 404: "error_not_found"}
 
@@ -42,31 +49,44 @@ def create_app(
     idle_timeout: timedelta = timedelta(minutes=30),
     session_lifetime: timedelta = timedelta(hours=8),
     replies: ReplyPort | None = None,
+    receipts: ReceiptPort | None = None,
+    oidc: RelyingParty | None = None,
+    chain_signer: Callable[[bytes], bytes] | None = None,
 ) -> Starlette:
     """Return the portal application.
 
     `organisations` maps organisation ids to display names; `hetu_parser` returns the normalised
     HETU or raises ValueError. `secret_key` (at least 32 bytes) signs cookies and CSRF tokens.
+    `oidc` logs citizens in through the identification broker when `auth_mode` is not "test".
+    `chain_signer` signs the head of event log exports with the gateway's key.
     """
     pages = Pages()
     portal = Portal(
         store=store,
         tokens=PortalTokens(secret_key),
         pages=pages,
-        organisations=dict(organisations),
+        # Messages the service itself delivers (event log exports) come from the service.
+        organisations={SERVICE_ORGANISATION: "Asiointitili", **organisations},
         secure_cookies=secure_cookies,
         idle_timeout=idle_timeout,
         session_lifetime=session_lifetime,
         replies=replies,
+        receipts=receipts,
+        chain_signer=chain_signer,
     )
     routes = [
         *Mailbox(portal).routes(),
         *ReplyRoutes(portal).routes(),
+        *AcknowledgeRoutes(portal).routes(),
+        *AccountRoutes(portal).routes(),
+        *EventRoutes(portal).routes(),
         *Logout(portal).routes(),
         _stylesheet_route(),
     ]
     if auth_mode == "test":
         routes += DevelopmentLogin(portal, hetu_parser).routes()
+    elif oidc is not None:
+        routes += OidcLogin(portal, oidc, hetu_parser).routes()
 
     async def error_page(request: Request, exc: Exception) -> Response:
         # Never the exception's text: it could name what the citizen must not see.

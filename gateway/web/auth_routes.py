@@ -1,4 +1,5 @@
-"""Test identification (login by typing a HETU) and logout.
+"""Test identification (login by typing a HETU), logout, and `start_session`, which every login
+method (this one and OpenID Connect in `oidc_routes`) ends with.
 
 Test identification stands in for the national identification service during development; it is
 mounted only when `auth.mode = "test"`, and its page says so in a banner. The HETU travels only
@@ -17,8 +18,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.web.account_routes import CLOSE_PATH
 from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.portal import Portal, current_visitor
+
+# Pages that send the citizen to identify again, and get them back after login.
+_RETURN_PATHS = frozenset({CLOSE_PATH})
 
 # Our forms have at most two short fields. Starlette applies no size limit to url-encoded
 # bodies, so anything without a small declared length is refused before it is read.
@@ -37,6 +42,41 @@ def _text_field(form: FormData, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def after_login(requested: str | None) -> str:
+    """Where a login leads: the inbox, or a page that asked the citizen to identify again.
+
+    Only known paths are followed, so a crafted link cannot send anyone elsewhere.
+    """
+    return requested if requested in _RETURN_PATHS else "/"
+
+
+async def start_session(
+    portal: Portal, request: Request, citizen_id: str, *, identified_by: str, then: str = "/"
+) -> Response:
+    """Log an identified citizen in and send them to the inbox; every login method ends here.
+
+    `identified_by` (the broker's acr, or "test") goes into the store's login event and, in the
+    signed session cookie, on to whatever later in the session records how the citizen
+    identified (`Visitor.identified_by`).
+    """
+    # Rotate: whatever session this browser had ends now, and a fresh token is issued, so a
+    # token planted or seen before login is worthless afterwards.
+    previous = await current_visitor(portal, request)
+    if previous is not None:
+        await run_in_threadpool(portal.store.end_session, previous.session_token)
+    token = await run_in_threadpool(
+        portal.store.create_session,
+        citizen_id,
+        lifetime=portal.session_lifetime,
+        method=identified_by,
+    )
+    response = RedirectResponse(after_login(then), status_code=303)
+    portal.set_cookie(
+        response, portal.session_cookie, portal.tokens.seal_session(token, identified_by)
+    )
+    return response
+
+
 class DevelopmentLogin:
     """GET and POST /login: the development-only identification form."""
 
@@ -51,7 +91,8 @@ class DevelopmentLogin:
         ]
 
     async def form(self, request: Request) -> Response:
-        return self._form_page(request, error_key=None, status_code=200)
+        then = after_login(request.query_params.get("next"))
+        return self._form_page(request, error_key=None, status_code=200, then=then)
 
     async def submit(self, request: Request) -> Response:
         portal = self._portal
@@ -59,28 +100,28 @@ class DevelopmentLogin:
         nonce = request.cookies.get(portal.login_csrf_cookie)
         if not portal.tokens.check_login_csrf(nonce, _text_field(form, "csrf_token")):
             raise HTTPException(403)
+        then = after_login(_text_field(form, "next"))
         try:
             hetu = self._parse_hetu(_text_field(form, "hetu") or "")
         except ValueError:
-            return self._form_page(request, error_key="error_invalid_hetu", status_code=400)
-        citizen_id = await run_in_threadpool(portal.store.active_citizen_id, hetu)
+            return self._form_page(
+                request, error_key="error_invalid_hetu", status_code=400, then=then
+            )
+        # Passive accounts too: their holders come in to read, export or reactivate.
+        citizen_id = await run_in_threadpool(portal.store.portal_citizen_id, hetu)
         if citizen_id is None:
-            return self._form_page(request, error_key="error_no_account", status_code=403)
-
-        # Rotate: whatever session this browser had ends now, and a fresh token is issued, so a
-        # token planted or seen before login is worthless afterwards.
-        previous = await current_visitor(portal, request)
-        if previous is not None:
-            await run_in_threadpool(portal.store.end_session, previous.session_token)
-        token = await run_in_threadpool(
-            portal.store.create_session, citizen_id, lifetime=portal.session_lifetime
+            return self._form_page(
+                request, error_key="error_no_account", status_code=403, then=then
+            )
+        response = await start_session(
+            portal, request, citizen_id, identified_by="test", then=then
         )
-        response = RedirectResponse("/", status_code=303)
-        portal.set_cookie(response, portal.session_cookie, portal.tokens.seal_session(token))
         portal.delete_cookie(response, portal.login_csrf_cookie)
         return response
 
-    def _form_page(self, request: Request, *, error_key: str | None, status_code: int) -> Response:
+    def _form_page(
+        self, request: Request, *, error_key: str | None, status_code: int, then: str
+    ) -> Response:
         portal = self._portal
         # Keep the visitor's nonce if it has one, so a second tab's form stays valid.
         nonce = request.cookies.get(portal.login_csrf_cookie) or portal.tokens.new_login_nonce()
@@ -91,6 +132,7 @@ class DevelopmentLogin:
             visitor=None,
             error_key=error_key,
             csrf_token=portal.tokens.login_csrf(nonce),
+            then=then,
         )
         portal.set_cookie(response, portal.login_csrf_cookie, nonce)
         return response

@@ -53,6 +53,18 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "error_not_found": "Sivua ei löytynyt.",
         "error_forbidden": "Pyyntö hylättiin. Lataa sivu uudelleen ja yritä uudelleen.",
         "error_other": "Pyyntöä ei voitu käsitellä.",
+        "verifiable_heading": "Todisteellinen tiedoksianto",
+        "verifiable_notice": (
+            "Viesti avautuu, kun kuittaat sen vastaanotetuksi. Lähettäjä saa kuittauksesta "
+            "tiedon."
+        ),
+        "verifiable_deadline": "Kuittaa viimeistään",
+        "verifiable_expired": (
+            "Määräaika on päättynyt, ja lähettäjälle on ilmoitettu. Asiakirja toimitetaan sinulle"
+            " muulla tavoin, esimerkiksi paperisena."
+        ),
+        "verifiable_acknowledge": "Kuittaa vastaanotetuksi ja avaa viesti",
+        "verifiable_acknowledged": "Kuittasit viestin vastaanotetuksi",
         "thread_heading": "Keskustelun muut viestit",
         "thread_yours": "Sinun vastauksesi",
         "delivery_queued": "lähtee pian",
@@ -74,6 +86,198 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "Vastaus on liian pitkä. Lähetä pitkä teksti liitteenä.",
         "reply_too_many_attachments": "Liitteitä on liikaa.",
         "reply_attachment_too_large": "Liite on liian suuri.",
+        "language_name": "Suomeksi",
+        "language_choice": "Kieli",
+        "oidc_intro": (
+            "Kirjaudu vahvalla sähköisellä tunnistautumisella: pankkitunnuksilla, "
+            "mobiilivarmenteella tai varmennekortilla."
+        ),
+        "oidc_button": "Tunnistaudu",
+        "oidc_try_again": "Yritä uudelleen",
+        "oidc_error_attempt": (
+            "Kirjautuminen vanheni tai se aloitettiin toisessa selainikkunassa. Aloita alusta."
+        ),
+        "oidc_error_cancelled": "Tunnistautuminen keskeytyi. Sinua ei kirjattu sisään.",
+        "oidc_error_failed": (
+            "Tunnistautumisen tietoja ei voitu varmistaa, joten sinua ei kirjattu sisään. "
+            "Yritä uudelleen."
+        ),
+        "oidc_error_unavailable": (
+            "Tunnistuspalveluun ei juuri nyt saada yhteyttä. Yritä hetken kuluttua uudelleen."
+        ),
+        "oidc_error_weak_method": (
+            "Valitsemasi tunnistustapa ei ole riittävän vahva asiointitiliin. Käytä "
+            "pankkitunnuksia, mobiilivarmennetta tai varmennekorttia."
+        ),
+        "oidc_error_no_hetu": (
+            "Tunnistuspalvelu ei välittänyt kelvollista henkilötunnusta, joten sinua ei voitu "
+            "kirjata sisään."
+        ),
+        # -- account, archive and event log (account_routes, event_routes, event_log) --
+        "nav_label": "Päävalikko",
+        "nav_inbox": "Saapuneet",
+        "nav_account": "Tilin asetukset",
+        "nav_events": "Tapahtumaloki",
+        "passive_banner": (
+            "Asiointitilisi on poissa käytöstä: uudet viestit tulevat sinulle paperisina."
+        ),
+        "passive_banner_link": "Ota asiointitili uudelleen käyttöön",
+        "account_heading": "Tilin asetukset",
+        "account_done_saved": "Asetukset on tallennettu.",
+        "account_done_passivated": "Asiointitili on nyt poissa käytöstä.",
+        "account_done_reactivated": "Asiointitili on taas käytössä.",
+        "form_errors_heading": "Korjaa seuraavat kohdat",
+        "contact_heading": "Yhteystiedot",
+        "email_label": "Sähköpostiosoite",
+        "email_hint": "Esimerkiksi nimi@example.fi. Voit jättää kentän tyhjäksi.",
+        "phone_label": "Matkapuhelinnumero",
+        "phone_hint": "Suomalainen numero, esimerkiksi 040 123 4567 tai +358 40 123 4567.",
+        "notify_heading": "Ilmoitukset uusista viesteistä",
+        "notify_email_label": "Ilmoita sähköpostilla",
+        "notify_sms_label": "Ilmoita tekstiviestillä",
+        "sms_not_sent_yet": (
+            "Tekstiviesti-ilmoituksia ei vielä lähetetä. Valintasi tallennetaan, ja ilmoitukset "
+            "alkavat, kun palvelu otetaan käyttöön."
+        ),
+        "language_label": "Asioinnin kieli",
+        "save_button": "Tallenna asetukset",
+        "error_email": "Sähköpostiosoite ei ole kelvollinen. Tarkista se.",
+        "error_phone": (
+            "Matkapuhelinnumero ei ole kelvollinen. Anna suomalainen numero, esimerkiksi "
+            "040 123 4567."
+        ),
+        "error_notify_email": "Anna sähköpostiosoite, jos haluat ilmoitukset sähköpostilla.",
+        "error_notify_sms": (
+            "Anna matkapuhelinnumero, jos haluat ilmoitukset tekstiviestillä."
+        ),
+        "error_lang": "Valitse kieli.",
+        "account_status_heading": "Asiointitilin käyttö",
+        "account_active_text": "Asiointitili on käytössä: viestit tulevat tänne.",
+        "account_passive_text": (
+            "Asiointitili on poissa käytöstä: viestit tulevat sinulle paperisina."
+        ),
+        "passivate_link": "Ota asiointitili pois käytöstä",
+        "reactivate_link": "Ota asiointitili uudelleen käyttöön",
+        "archive_heading": "Lataa viestisi",
+        "archive_text": (
+            "Voit ladata kaikki viestisi liitteineen yhtenä ZIP-tiedostona, sellaisina kuin "
+            "näet ne täällä."
+        ),
+        "archive_button": "Lataa kaikki viestit (ZIP)",
+        "archive_opened": "Avattu",
+        "archive_not_opened": "ei avattu",
+        "archive_sent": "Lähetetty",
+        "archive_withheld": (
+            "Todisteellinen viesti: sisältö avautuu, kun kuittaat viestin vastaanotetuksi "
+            "asiointitilillä."
+        ),
+        "close_heading": "Sulje asiointitili",
+        "close_intro": "Tilin sulkeminen on lopullinen. Se edellyttää uutta tunnistautumista.",
+        "close_link": "Sulje asiointitili",
+        "passivate_heading": "Ota asiointitili pois käytöstä",
+        "passivate_paper": "Organisaatiot lähettävät sinulle uudet viestit paperisina.",
+        "passivate_no_account_answer": (
+            "Viestejä lähettäville organisaatioille vastataan, ettei sinulla ole käytössä "
+            "olevaa asiointitiliä."
+        ),
+        "passivate_old_messages": (
+            "Aiemmat viestisi säilyvät, ja voit ottaa asiointitilin uudelleen käyttöön milloin "
+            "tahansa."
+        ),
+        "passivate_button": "Ota pois käytöstä",
+        "reactivate_heading": "Ota asiointitili uudelleen käyttöön",
+        "reactivate_electronic": "Organisaatiot voivat taas lähettää viestit asiointitilillesi.",
+        "reactivate_paper_before": (
+            "Poissaolon aikana paperisina lähetetyt viestit eivät tule tänne jälkikäteen."
+        ),
+        "reactivate_button": "Ota käyttöön",
+        "close_paper": "Organisaatiot lähettävät sinulle viestit jatkossa paperisina.",
+        "close_no_account_answer": (
+            "Viestejä lähettäville organisaatioille vastataan, ettei sinulla ole asiointitiliä."
+        ),
+        "close_messages": (
+            "Et voi sulkemisen jälkeen lukea viestejäsi täällä. Lataa ne ensin, jos haluat "
+            "säilyttää ne."
+        ),
+        "close_logout": "Sinut kirjataan ulos.",
+        "close_button": "Sulje asiointitili lopullisesti",
+        "cancel": "Peruuta",
+        "closed_heading": "Asiointitili on suljettu",
+        "closed_text": (
+            "Asiointitilisi on suljettu ja sinut on kirjattu ulos. Viestit toimitetaan sinulle "
+            "jatkossa paperisina."
+        ),
+        "reauth_notice": "Tunnistaudu uudelleen, jotta voit sulkea asiointitilin.",
+        "events_heading": "Tapahtumaloki",
+        "events_intro": "Kaikki tiliäsi koskevat tapahtumat, uusimmat ensin.",
+        "events_filter": "Rajaa päivämäärillä",
+        "events_since": "Alkaen",
+        "events_until": "Päättyen",
+        "date_hint": "Muoto vvvv-kk-pp, esimerkiksi 2024-03-01.",
+        "events_filter_button": "Näytä",
+        "events_col_time": "Aika",
+        "events_col_event": "Tapahtuma",
+        "events_empty": "Ei tapahtumia.",
+        "events_newer": "Uudemmat tapahtumat",
+        "events_older": "Vanhemmat tapahtumat",
+        "error_date": "Päivämäärä ei ole kelvollinen. Käytä muotoa vvvv-kk-pp.",
+        "error_date_order": "Loppupäivä on ennen alkupäivää.",
+        "events_export_heading": "Vie loki",
+        "events_export_help": (
+            "Saat koko tapahtumalokin CSV- ja JSON-tiedostoina viestinä omaan postilaatikkoosi. "
+            "Jokaisessa tapahtumassa on edellisen tapahtuman tiiviste, joten aiemman viennin "
+            "avulla voi todeta, ettei historiaa ole muutettu."
+        ),
+        "events_export_button": "Vie tapahtumaloki postilaatikkoon",
+        "events_export_subject": "Tapahtumaloki",
+        "events_export_text": (
+            "Liitteenä on asiointitilisi tapahtumaloki {at} asti: {count} tapahtumaa CSV- ja "
+            "JSON-muodossa.\n\nTapahtumat muodostavat ketjun: jokaisen tapahtuman SHA-256-"
+            "tiiviste kattaa edellisen tiivisteen. Viimeinen tapahtuma on numero {seq}, "
+            "tiiviste {hash}.\n\nSäilytä tämä viesti. Myöhemmässä viennissä samoilla "
+            "numeroilla on oltava samat tiivisteet; muuten historiaa on muutettu."
+        ),
+        "events_export_signed": (
+            "JSON-tiedostossa on palvelun allekirjoitus ketjun viimeisen tiivisteen yli."
+        ),
+        "events_export_filename": "tapahtumaloki",
+        "event_other": "Tapahtuma: {kind}",
+        "event_citizen_created": "Asiointitili avattiin.",
+        "event_citizen_status_active": "Asiointitili otettiin käyttöön.",
+        "event_citizen_status_passive": "Asiointitili otettiin pois käytöstä.",
+        "event_citizen_status_closed": "Asiointitili suljettiin.",
+        "event_login": "Kirjauduit sisään ({method}).",
+        "event_session_created": "Kirjauduit sisään.",
+        "event_message_received": "Viesti saapui: {organisation}.",
+        "event_message_opened": "Avasit viestin: {organisation}.",
+        "event_message_replied": "Vastasit viestiin: {organisation}.",
+        "event_message_acknowledged": "Kuittasit todisteellisen viestin: {organisation}.",
+        "event_message_acknowledgement_expired": (
+            "Todisteellisen viestin kuittausaika päättyi: {organisation}."
+        ),
+        "event_notification_sent": "Ilmoitus uudesta viestistä lähetettiin.",
+        "event_notification_deferred": "Ilmoituksen lähetys viivästyi; sitä yritetään uudelleen.",
+        "event_notification_failed": "Ilmoitusta uudesta viestistä ei voitu lähettää.",
+        "event_notification_bounced": "Ilmoitus uudesta viestistä palautui perille menemättä.",
+        "event_notification_delayed": "Ilmoituksen perillemeno on viivästynyt.",
+        "event_reply_sent": "Vastauksesi lähetettiin.",
+        "event_reply_deferred": "Vastauksesi lähetys viivästyi; sitä yritetään uudelleen.",
+        "event_reply_failed": "Vastaustasi ei voitu toimittaa.",
+        "event_reply_bounced": "Vastauksesi palautui perille menemättä.",
+        "event_receipt_sent": "Vastaanottokuittaus lähetettiin viestin lähettäjälle.",
+        "event_account_settings": "Muutit asetuksia: {fields}.",
+        "event_messages_exported": "Latasit viestisi ZIP-tiedostona ({count} viestiä).",
+        "event_events_exported": "Tapahtumaloki vietiin postilaatikkoosi.",
+        "login_method_test": "testitunnistautuminen",
+        "login_method_strong": "vahva sähköinen tunnistus",
+        "event_receipt_expired_sent": (
+            "Lähettäjälle ilmoitettiin, ettei todisteellista viestiä kuitattu määräajassa."
+        ),
+        "setting_email": "sähköpostiosoite",
+        "setting_phone": "matkapuhelinnumero",
+        "setting_notify_email": "sähköposti-ilmoitukset",
+        "setting_notify_sms": "tekstiviesti-ilmoitukset",
+        "setting_lang": "kieli",
         "datetime_format": "{d}.{m}.{y} klo {H}.{M}",
     },
     "sv": {
@@ -112,6 +316,18 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "error_not_found": "Sidan hittades inte.",
         "error_forbidden": "Begäran avvisades. Ladda om sidan och försök igen.",
         "error_other": "Begäran kunde inte behandlas.",
+        "verifiable_heading": "Bevislig delgivning",
+        "verifiable_notice": (
+            "Meddelandet öppnas när du kvitterar det som mottaget. Avsändaren får veta om "
+            "kvitteringen."
+        ),
+        "verifiable_deadline": "Kvittera senast",
+        "verifiable_expired": (
+            "Tidsfristen har gått ut och avsändaren har meddelats. Handlingen delges dig på annat"
+            " sätt, till exempel på papper."
+        ),
+        "verifiable_acknowledge": "Kvittera som mottaget och öppna meddelandet",
+        "verifiable_acknowledged": "Du kvitterade meddelandet som mottaget",
         "thread_heading": "Övriga meddelanden i konversationen",
         "thread_yours": "Ditt svar",
         "delivery_queued": "skickas snart",
@@ -133,6 +349,197 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "Svaret är för långt. Skicka lång text som bilaga.",
         "reply_too_many_attachments": "För många bilagor.",
         "reply_attachment_too_large": "En bilaga är för stor.",
+        "language_name": "På svenska",
+        "language_choice": "Språk",
+        "oidc_intro": (
+            "Logga in med stark autentisering: bankkoder, mobilcertifikat eller certifikatkort."
+        ),
+        "oidc_button": "Identifiera dig",
+        "oidc_try_again": "Försök igen",
+        "oidc_error_attempt": (
+            "Inloggningen gick ut eller påbörjades i ett annat webbläsarfönster. Börja om."
+        ),
+        "oidc_error_cancelled": "Identifieringen avbröts. Du loggades inte in.",
+        "oidc_error_failed": (
+            "Identifieringsuppgifterna kunde inte bekräftas, så du loggades inte in. "
+            "Försök igen."
+        ),
+        "oidc_error_unavailable": (
+            "Identifieringstjänsten kan inte nås just nu. Försök igen om en stund."
+        ),
+        "oidc_error_weak_method": (
+            "Identifieringssättet du valde är inte tillräckligt starkt för e-tjänstekontot. "
+            "Använd bankkoder, mobilcertifikat eller certifikatkort."
+        ),
+        "oidc_error_no_hetu": (
+            "Identifieringstjänsten förmedlade ingen giltig personbeteckning, så du kunde "
+            "inte loggas in."
+        ),
+        # -- account, archive and event log (account_routes, event_routes, event_log) --
+        "nav_label": "Huvudmeny",
+        "nav_inbox": "Inkorg",
+        "nav_account": "Kontoinställningar",
+        "nav_events": "Händelselogg",
+        "passive_banner": (
+            "Ditt e-tjänstekonto är inte i bruk: nya meddelanden skickas till dig på papper."
+        ),
+        "passive_banner_link": "Ta e-tjänstekontot i bruk igen",
+        "account_heading": "Kontoinställningar",
+        "account_done_saved": "Inställningarna har sparats.",
+        "account_done_passivated": "E-tjänstekontot är nu inte i bruk.",
+        "account_done_reactivated": "E-tjänstekontot är i bruk igen.",
+        "form_errors_heading": "Rätta följande",
+        "contact_heading": "Kontaktuppgifter",
+        "email_label": "E-postadress",
+        "email_hint": "Till exempel namn@example.fi. Du kan lämna fältet tomt.",
+        "phone_label": "Mobilnummer",
+        "phone_hint": "Ett finländskt nummer, till exempel 040 123 4567 eller +358 40 123 4567.",
+        "notify_heading": "Meddelanden om ny post",
+        "notify_email_label": "Meddela per e-post",
+        "notify_sms_label": "Meddela per sms",
+        "sms_not_sent_yet": (
+            "Sms-meddelanden skickas inte ännu. Ditt val sparas, och meddelandena börjar när "
+            "tjänsten tas i bruk."
+        ),
+        "language_label": "Språk i tjänsten",
+        "save_button": "Spara inställningarna",
+        "error_email": "E-postadressen är inte giltig. Kontrollera den.",
+        "error_phone": (
+            "Mobilnumret är inte giltigt. Ange ett finländskt nummer, till exempel 040 123 4567."
+        ),
+        "error_notify_email": "Ange en e-postadress om du vill få meddelanden per e-post.",
+        "error_notify_sms": "Ange ett mobilnummer om du vill få meddelanden per sms.",
+        "error_lang": "Välj ett språk.",
+        "account_status_heading": "E-tjänstekontots användning",
+        "account_active_text": "E-tjänstekontot är i bruk: meddelandena kommer hit.",
+        "account_passive_text": (
+            "E-tjänstekontot är inte i bruk: meddelandena skickas till dig på papper."
+        ),
+        "passivate_link": "Ta e-tjänstekontot ur bruk",
+        "reactivate_link": "Ta e-tjänstekontot i bruk igen",
+        "archive_heading": "Ladda ner dina meddelanden",
+        "archive_text": (
+            "Du kan ladda ner alla dina meddelanden med bilagor som en ZIP-fil, så som du ser "
+            "dem här."
+        ),
+        "archive_button": "Ladda ner alla meddelanden (ZIP)",
+        "archive_opened": "Öppnat",
+        "archive_not_opened": "inte öppnat",
+        "archive_sent": "Skickat",
+        "archive_withheld": (
+            "Bevislig delgivning: innehållet öppnas när du kvitterar meddelandet som mottaget "
+            "i e-tjänstekontot."
+        ),
+        "close_heading": "Stäng e-tjänstekontot",
+        "close_intro": (
+            "Att stänga kontot är slutgiltigt. Det kräver att du identifierar dig på nytt."
+        ),
+        "close_link": "Stäng e-tjänstekontot",
+        "passivate_heading": "Ta e-tjänstekontot ur bruk",
+        "passivate_paper": "Organisationerna skickar dina nya meddelanden på papper.",
+        "passivate_no_account_answer": (
+            "Organisationer som skickar meddelanden får svaret att du inte har ett "
+            "e-tjänstekonto i bruk."
+        ),
+        "passivate_old_messages": (
+            "Dina tidigare meddelanden finns kvar, och du kan ta kontot i bruk igen när som "
+            "helst."
+        ),
+        "passivate_button": "Ta ur bruk",
+        "reactivate_heading": "Ta e-tjänstekontot i bruk igen",
+        "reactivate_electronic": "Organisationerna kan igen skicka meddelanden till ditt konto.",
+        "reactivate_paper_before": (
+            "Meddelanden som skickats på papper under tiden kommer inte hit i efterhand."
+        ),
+        "reactivate_button": "Ta i bruk",
+        "close_paper": "Organisationerna skickar i fortsättningen dina meddelanden på papper.",
+        "close_no_account_answer": (
+            "Organisationer som skickar meddelanden får svaret att du inte har ett "
+            "e-tjänstekonto."
+        ),
+        "close_messages": (
+            "Efter stängningen kan du inte läsa dina meddelanden här. Ladda ner dem först om du "
+            "vill spara dem."
+        ),
+        "close_logout": "Du loggas ut.",
+        "close_button": "Stäng e-tjänstekontot slutgiltigt",
+        "cancel": "Avbryt",
+        "closed_heading": "E-tjänstekontot är stängt",
+        "closed_text": (
+            "Ditt e-tjänstekonto är stängt och du har loggats ut. Meddelandena skickas i "
+            "fortsättningen till dig på papper."
+        ),
+        "reauth_notice": "Identifiera dig på nytt för att kunna stänga e-tjänstekontot.",
+        "events_heading": "Händelselogg",
+        "events_intro": "Alla händelser som gäller ditt konto, de nyaste först.",
+        "events_filter": "Avgränsa med datum",
+        "events_since": "Från och med",
+        "events_until": "Till och med",
+        "date_hint": "Formen åååå-mm-dd, till exempel 2024-03-01.",
+        "events_filter_button": "Visa",
+        "events_col_time": "Tid",
+        "events_col_event": "Händelse",
+        "events_empty": "Inga händelser.",
+        "events_newer": "Nyare händelser",
+        "events_older": "Äldre händelser",
+        "error_date": "Datumet är inte giltigt. Använd formen åååå-mm-dd.",
+        "error_date_order": "Slutdatumet är före startdatumet.",
+        "events_export_heading": "Exportera loggen",
+        "events_export_help": (
+            "Du får hela händelseloggen som CSV- och JSON-filer i ett meddelande till din egen "
+            "inkorg. Varje händelse innehåller föregående händelses hashvärde, så med en tidigare "
+            "export kan man konstatera att historiken inte har ändrats."
+        ),
+        "events_export_button": "Exportera händelseloggen till inkorgen",
+        "events_export_subject": "Händelselogg",
+        "events_export_text": (
+            "Bifogat finns ditt e-tjänstekontos händelselogg fram till {at}: {count} händelser i "
+            "CSV- och JSON-format.\n\nHändelserna bildar en kedja: varje händelses SHA-256-"
+            "hashvärde omfattar det föregående. Den sista händelsen har nummer {seq}, hashvärde "
+            "{hash}.\n\nSpara detta meddelande. I en senare export ska samma nummer ha samma "
+            "hashvärden; annars har historiken ändrats."
+        ),
+        "events_export_signed": (
+            "JSON-filen innehåller tjänstens underskrift över kedjans sista hashvärde."
+        ),
+        "events_export_filename": "handelselogg",
+        "event_other": "Händelse: {kind}",
+        "event_citizen_created": "E-tjänstekontot öppnades.",
+        "event_citizen_status_active": "E-tjänstekontot togs i bruk.",
+        "event_citizen_status_passive": "E-tjänstekontot togs ur bruk.",
+        "event_citizen_status_closed": "E-tjänstekontot stängdes.",
+        "event_login": "Du loggade in ({method}).",
+        "event_session_created": "Du loggade in.",
+        "event_message_received": "Ett meddelande kom: {organisation}.",
+        "event_message_opened": "Du öppnade ett meddelande: {organisation}.",
+        "event_message_replied": "Du svarade på ett meddelande: {organisation}.",
+        "event_message_acknowledged": "Du kvitterade ett bevisligt meddelande: {organisation}.",
+        "event_message_acknowledgement_expired": (
+            "Tiden för att kvittera ett bevisligt meddelande gick ut: {organisation}."
+        ),
+        "event_notification_sent": "Ett meddelande om ny post skickades.",
+        "event_notification_deferred": "Meddelandet om ny post försenades; det försöks igen.",
+        "event_notification_failed": "Meddelandet om ny post kunde inte skickas.",
+        "event_notification_bounced": "Meddelandet om ny post kom i retur.",
+        "event_notification_delayed": "Meddelandet om ny post har försenats på vägen.",
+        "event_reply_sent": "Ditt svar skickades.",
+        "event_reply_deferred": "Ditt svar försenades; det försöks igen.",
+        "event_reply_failed": "Ditt svar kunde inte levereras.",
+        "event_reply_bounced": "Ditt svar kom i retur.",
+        "event_receipt_sent": "Ett mottagningskvitto skickades till avsändaren.",
+        "event_account_settings": "Du ändrade inställningar: {fields}.",
+        "event_messages_exported": "Du laddade ner dina meddelanden som ZIP-fil ({count} st.).",
+        "event_events_exported": "Händelseloggen exporterades till din inkorg.",
+        "login_method_test": "testidentifiering",
+        "login_method_strong": "stark elektronisk identifiering",
+        "event_receipt_expired_sent": (
+            "Avsändaren fick veta att ett bevisligt meddelande inte kvitterades i tid."
+        ),
+        "setting_email": "e-postadress",
+        "setting_phone": "mobilnummer",
+        "setting_notify_email": "meddelanden per e-post",
+        "setting_notify_sms": "meddelanden per sms",
+        "setting_lang": "språk",
         "datetime_format": "{d}.{m}.{y} kl. {H}.{M}",
     },
     "en": {
@@ -169,6 +576,18 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "error_not_found": "Page not found.",
         "error_forbidden": "The request was refused. Reload the page and try again.",
         "error_other": "The request could not be processed.",
+        "verifiable_heading": "Verifiable delivery",
+        "verifiable_notice": (
+            "The message opens when you acknowledge receipt. The sender is told of your "
+            "acknowledgement."
+        ),
+        "verifiable_deadline": "Acknowledge by",
+        "verifiable_expired": (
+            "The deadline has passed and the sender has been told. The document will be delivered"
+            " to you another way, for example on paper."
+        ),
+        "verifiable_acknowledge": "Acknowledge receipt and open the message",
+        "verifiable_acknowledged": "You acknowledged receipt",
         "thread_heading": "Other messages in this conversation",
         "thread_yours": "Your reply",
         "delivery_queued": "about to be sent",
@@ -190,6 +609,189 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "The reply is too long. Send long text as an attachment.",
         "reply_too_many_attachments": "Too many attachments.",
         "reply_attachment_too_large": "An attachment is too large.",
+        "language_name": "In English",
+        "language_choice": "Language",
+        "oidc_intro": (
+            "Log in with strong electronic identification: online banking codes, mobile "
+            "certificate or certificate card."
+        ),
+        "oidc_button": "Identify yourself",
+        "oidc_try_again": "Try again",
+        "oidc_error_attempt": (
+            "The login expired or was started in another browser window. Please start again."
+        ),
+        "oidc_error_cancelled": "Identification was cancelled. You were not logged in.",
+        "oidc_error_failed": (
+            "Your identification could not be verified, so you were not logged in. "
+            "Please try again."
+        ),
+        "oidc_error_unavailable": (
+            "The identification service cannot be reached just now. Please try again shortly."
+        ),
+        "oidc_error_weak_method": (
+            "The identification method you chose is not strong enough for the eAccount. Use "
+            "online banking codes, a mobile certificate or a certificate card."
+        ),
+        "oidc_error_no_hetu": (
+            "The identification service did not pass on a valid personal identity code, so "
+            "you could not be logged in."
+        ),
+        # -- account, archive and event log (account_routes, event_routes, event_log) --
+        "nav_label": "Main menu",
+        "nav_inbox": "Inbox",
+        "nav_account": "Account settings",
+        "nav_events": "Event log",
+        "passive_banner": "Your eAccount is not in use: new messages come to you on paper.",
+        "passive_banner_link": "Start using the eAccount again",
+        "account_heading": "Account settings",
+        "account_done_saved": "Your settings have been saved.",
+        "account_done_passivated": "Your eAccount is now not in use.",
+        "account_done_reactivated": "Your eAccount is in use again.",
+        "form_errors_heading": "Please correct the following",
+        "contact_heading": "Contact details",
+        "email_label": "Email address",
+        "email_hint": "For example name@example.fi. You may leave it empty.",
+        "phone_label": "Mobile number",
+        "phone_hint": "A Finnish number, for example 040 123 4567 or +358 40 123 4567.",
+        "notify_heading": "Notices of new messages",
+        "notify_email_label": "Notify me by email",
+        "notify_sms_label": "Notify me by text message",
+        "sms_not_sent_yet": (
+            "Text message notices are not sent yet. Your choice is kept, and notices start when "
+            "the service does."
+        ),
+        "language_label": "Language of the service",
+        "save_button": "Save settings",
+        "error_email": "The email address is not valid. Check it.",
+        "error_phone": (
+            "The mobile number is not valid. Give a Finnish number, for example 040 123 4567."
+        ),
+        "error_notify_email": "Give an email address to get notices by email.",
+        "error_notify_sms": "Give a mobile number to get notices by text message.",
+        "error_lang": "Choose a language.",
+        "account_status_heading": "Using the eAccount",
+        "account_active_text": "Your eAccount is in use: messages come here.",
+        "account_passive_text": "Your eAccount is not in use: messages come to you on paper.",
+        "passivate_link": "Stop using the eAccount",
+        "reactivate_link": "Start using the eAccount again",
+        "archive_heading": "Download your messages",
+        "archive_text": (
+            "You can download all your messages and their attachments as one ZIP file, as you "
+            "see them here."
+        ),
+        "archive_button": "Download all messages (ZIP)",
+        "archive_opened": "Opened",
+        "archive_not_opened": "not opened",
+        "archive_sent": "Sent",
+        "archive_withheld": (
+            "Verifiable delivery: the content opens when you acknowledge receipt in the "
+            "eAccount."
+        ),
+        "close_heading": "Close the eAccount",
+        "close_intro": "Closing the account is final. It asks you to identify yourself again.",
+        "close_link": "Close the eAccount",
+        "passivate_heading": "Stop using the eAccount",
+        "passivate_paper": "Organisations will send your new messages on paper.",
+        "passivate_no_account_answer": (
+            "Organisations that send you messages are told that you have no eAccount in use."
+        ),
+        "passivate_old_messages": (
+            "Your earlier messages stay here, and you can start using the eAccount again at any "
+            "time."
+        ),
+        "passivate_button": "Stop using it",
+        "reactivate_heading": "Start using the eAccount again",
+        "reactivate_electronic": "Organisations can again send messages to your eAccount.",
+        "reactivate_paper_before": (
+            "Messages sent on paper in the meantime do not come here afterwards."
+        ),
+        "reactivate_button": "Start using it",
+        "close_paper": "From now on organisations will send your messages on paper.",
+        "close_no_account_answer": (
+            "Organisations that send you messages are told that you have no eAccount."
+        ),
+        "close_messages": (
+            "After closing you cannot read your messages here. Download them first if you want "
+            "to keep them."
+        ),
+        "close_logout": "You will be logged out.",
+        "close_button": "Close the eAccount for good",
+        "cancel": "Cancel",
+        "closed_heading": "The eAccount is closed",
+        "closed_text": (
+            "Your eAccount is closed and you have been logged out. From now on your messages "
+            "come to you on paper."
+        ),
+        "reauth_notice": "Identify yourself again to close your eAccount.",
+        "events_heading": "Event log",
+        "events_intro": "Everything that has happened on your account, newest first.",
+        "events_filter": "Limit by date",
+        "events_since": "From",
+        "events_until": "To",
+        "date_hint": "Format yyyy-mm-dd, for example 2024-03-01.",
+        "events_filter_button": "Show",
+        "events_col_time": "Time",
+        "events_col_event": "Event",
+        "events_empty": "No events.",
+        "events_newer": "Newer events",
+        "events_older": "Older events",
+        "error_date": "The date is not valid. Use the format yyyy-mm-dd.",
+        "error_date_order": "The end date is before the start date.",
+        "events_export_heading": "Export the log",
+        "events_export_help": (
+            "You get the whole event log as CSV and JSON files in a message in your own inbox. "
+            "Every event carries the hash of the one before it, so with an earlier export anyone "
+            "can check that the history has not been rewritten."
+        ),
+        "events_export_button": "Export the event log to my inbox",
+        "events_export_subject": "Event log",
+        "events_export_text": (
+            "Attached is your eAccount's event log up to {at}: {count} events as CSV and JSON."
+            "\n\nThe events form a chain: each event's SHA-256 hash covers the hash before it. "
+            "The last event is number {seq}, hash {hash}.\n\nKeep this message. A later export "
+            "must show the same hashes for the same numbers; otherwise the history was changed."
+        ),
+        "events_export_signed": (
+            "The JSON file holds the service's signature over the chain's last hash."
+        ),
+        "events_export_filename": "event-log",
+        "event_other": "Event: {kind}",
+        "event_citizen_created": "The eAccount was opened.",
+        "event_citizen_status_active": "The eAccount was taken into use.",
+        "event_citizen_status_passive": "The eAccount was taken out of use.",
+        "event_citizen_status_closed": "The eAccount was closed.",
+        "event_login": "You logged in ({method}).",
+        "event_session_created": "You logged in.",
+        "event_message_received": "A message arrived: {organisation}.",
+        "event_message_opened": "You opened a message: {organisation}.",
+        "event_message_replied": "You replied to a message: {organisation}.",
+        "event_message_acknowledged": "You acknowledged a verifiable message: {organisation}.",
+        "event_message_acknowledgement_expired": (
+            "The time to acknowledge a verifiable message ran out: {organisation}."
+        ),
+        "event_notification_sent": "A notice of a new message was sent.",
+        "event_notification_deferred": "A notice of a new message was delayed; it is retried.",
+        "event_notification_failed": "A notice of a new message could not be sent.",
+        "event_notification_bounced": "A notice of a new message came back undelivered.",
+        "event_notification_delayed": "A notice of a new message is delayed on its way.",
+        "event_reply_sent": "Your reply was sent.",
+        "event_reply_deferred": "Your reply was delayed; it is retried.",
+        "event_reply_failed": "Your reply could not be delivered.",
+        "event_reply_bounced": "Your reply came back undelivered.",
+        "event_receipt_sent": "A receipt was sent to the message's sender.",
+        "event_account_settings": "You changed settings: {fields}.",
+        "event_messages_exported": "You downloaded your messages as a ZIP file ({count}).",
+        "event_events_exported": "The event log was exported to your inbox.",
+        "login_method_test": "test identification",
+        "login_method_strong": "strong electronic identification",
+        "event_receipt_expired_sent": (
+            "The sender was told that a verifiable message was not acknowledged in time."
+        ),
+        "setting_email": "email address",
+        "setting_phone": "mobile number",
+        "setting_notify_email": "email notices",
+        "setting_notify_sms": "text message notices",
+        "setting_lang": "language",
         "datetime_format": "{d}.{m}.{y} {H}:{M}",
     },
 }

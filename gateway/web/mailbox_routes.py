@@ -123,7 +123,8 @@ async def message_page(
     """One message with its thread and, where the message may be answered, the reply form."""
     thread = await run_in_threadpool(portal.store.thread, visitor.citizen_id, message.thread_id)
     offer = None
-    if portal.replies is not None and message.direction == "in":
+    # A passive account sends nothing, replies included, until it is reactivated.
+    if portal.replies is not None and message.direction == "in" and visitor.status == "active":
         offer = await run_in_threadpool(portal.replies.offer, visitor.citizen_id, message.id)
     return portal.pages.render(
         "message.html",

@@ -7,7 +7,7 @@ ended anywhere (logout, expiry, another node) stops working here at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.web.pages import Pages
-from gateway.web.store_port import PortalStore, ReplyPort
+from gateway.web.store_port import PortalStore, ReceiptPort, ReplyPort
 from gateway.web.tokens import PortalTokens
 
 
@@ -32,6 +32,9 @@ class Portal:
     idle_timeout: timedelta
     session_lifetime: timedelta
     replies: ReplyPort | None = None  # None: the portal offers no replies at all
+    receipts: ReceiptPort | None = None  # None: verifiable messages cannot be acknowledged
+    # Signs the head of an exported event log (DER CMS); None: exports go unsigned.
+    chain_signer: Callable[[bytes], bytes] | None = None
 
     def cookie_name(self, base: str) -> str:
         # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has Path=/
@@ -70,21 +73,25 @@ class Visitor:
     name: str
     lang: str
     csrf_token: str
+    identified_by: str  # how the citizen identified at login: the broker's acr, or "test"
+    status: str  # "active", or "passive": no new mail, no replies, until reactivated
 
 
 async def current_visitor(portal: Portal, request: Request) -> Visitor | None:
     """Return the logged-in citizen for this request, or None."""
-    token = portal.tokens.open_session(request.cookies.get(portal.session_cookie))
-    if token is None:
+    cookie = portal.tokens.open_session(request.cookies.get(portal.session_cookie))
+    if cookie is None:
         return None
+    token = cookie.token
     citizen_id = await run_in_threadpool(
         portal.store.session_citizen, token, idle_timeout=portal.idle_timeout
     )
     if citizen_id is None:
         return None
     profile = await run_in_threadpool(portal.store.citizen_profile, citizen_id)
-    # Login needs an active account; a session must not outlive passivation or closure either.
-    if profile is None or profile.status != "active":
+    # A passive account's holder may still come in (to read, export, reactivate); a session
+    # must not outlive closure.
+    if profile is None or profile.status not in ("active", "passive"):
         return None
     visitor = Visitor(
         citizen_id=citizen_id,
@@ -92,6 +99,8 @@ async def current_visitor(portal: Portal, request: Request) -> Visitor | None:
         name=profile.name,
         lang=profile.lang,
         csrf_token=portal.tokens.session_csrf(token),
+        identified_by=cookie.identified_by,
+        status=profile.status,
     )
     # Error pages rendered later in this request use the citizen's language too.
     request.state.lang = visitor.lang

@@ -41,6 +41,8 @@ class ReplyRoutes:
         message_id = request.path_params["message_id"]
         if portal.replies is None:
             raise HTTPException(404)
+        if visitor.status != "active":
+            raise HTTPException(403)  # a passive account sends nothing until reactivated
         offer: ReplyOffer | None = await run_in_threadpool(
             portal.replies.offer, visitor.citizen_id, message_id
         )

@@ -8,23 +8,26 @@ through `starlette.concurrency.run_in_threadpool`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from mailbox_store.chain import ChainLink
 from mailbox_store.records import (
+    AccountSettings,
     AttachmentView,
     CitizenProfile,
+    EventView,
+    ExportedMessage,
     InboxEntry,
     MessageView,
     NewAttachment,
+    ServiceMessage,
     ThreadEntry,
 )
 
 
 class PortalStore(Protocol):
-    def active_citizen_id(self, hetu: str) -> str | None: ...
-
     def citizen_profile(self, citizen_id: str) -> CitizenProfile | None: ...
 
     def inbox(
@@ -41,11 +44,45 @@ class PortalStore(Protocol):
         self, citizen_id: str, message_id: str, attachment_id: str
     ) -> AttachmentView | None: ...
 
-    def create_session(self, citizen_id: str, *, lifetime: timedelta) -> str: ...
+    def create_session(self, citizen_id: str, *, lifetime: timedelta, method: str) -> str: ...
 
     def session_citizen(self, token: str, *, idle_timeout: timedelta) -> str | None: ...
 
     def end_session(self, token: str) -> None: ...
+
+    # -- the citizen's own account (mailbox_store._account) --
+
+    def portal_citizen_id(self, hetu: str) -> str | None: ...
+
+    def account_settings(self, citizen_id: str) -> AccountSettings | None: ...
+
+    def update_account_settings(
+        self, citizen_id: str, wanted: AccountSettings
+    ) -> tuple[str, ...]: ...
+
+    def change_account_status(self, citizen_id: str, status: str) -> bool: ...
+
+    def session_is_fresh(self, token: str, *, within: timedelta) -> bool: ...
+
+    def export_message_ids(self, citizen_id: str) -> list[str]: ...
+
+    def exported_message(self, citizen_id: str, message_id: str) -> ExportedMessage | None: ...
+
+    def record_export(self, citizen_id: str, message_count: int) -> None: ...
+
+    def event_page(
+        self,
+        citizen_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Sequence[EventView]: ...
+
+    def deliver_event_export(
+        self, citizen_id: str, build: Callable[[Sequence[ChainLink], datetime], ServiceMessage]
+    ) -> str: ...
 
 
 class ReplyPort(Protocol):
@@ -56,3 +93,9 @@ class ReplyPort(Protocol):
     def send(
         self, citizen_id: str, message_id: str, text: str, attachments: Sequence[NewAttachment]
     ) -> str: ...
+
+
+class ReceiptPort(Protocol):
+    """Verifiable delivery (gateway.receipts.ReceiptDesk); synchronous, like the store."""
+
+    def acknowledge(self, citizen_id: str, message_id: str, method: str) -> bool: ...

@@ -9,23 +9,36 @@ database look-up. CSRF protection has two forms:
 - after login, a per-session token: an HMAC of the session token, so it changes whenever the
   session is rotated and needs no storage.
 
+The session cookie also carries how the citizen identified (the broker's acr, or "test"), signed
+with the token, for whatever later needs to record it. An OpenID Connect login attempt (state,
+nonce, PKCE verifier) waits in its own signed, short-lived cookie.
+
 Each use gets its own key derived from the one configured secret, so a value made for one purpose
 is never accepted for another.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 MIN_SECRET_BYTES = 32
 
 
 def _derive(secret_key: bytes, purpose: bytes) -> bytes:
     return hmac.new(secret_key, b"asiointitili.web." + purpose, hashlib.sha256).digest()
+
+
+class SessionCookie(NamedTuple):
+    token: str
+    identified_by: str  # the broker's acr, or "test" for test identification
 
 
 class PortalTokens:
@@ -39,19 +52,44 @@ class PortalTokens:
         )
         self._login_csrf_key = _derive(secret_key, b"login-csrf")
         self._session_csrf_key = _derive(secret_key, b"session-csrf")
+        self._attempt_serializer = URLSafeTimedSerializer(
+            _derive(secret_key, b"login-attempt"),
+            salt=b"asiointitili.web.login-attempt",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
 
-    def seal_session(self, session_token: str) -> str:
-        """Return the cookie value carrying `session_token`."""
-        return self._cookie_signer.sign(session_token).decode("ascii")
+    def seal_session(self, session_token: str, identified_by: str) -> str:
+        """Return the cookie value carrying `session_token` and how the citizen identified."""
+        method = base64.urlsafe_b64encode(identified_by.encode()).decode("ascii")
+        # Store tokens are URL-safe base64 text, so the first "." separates the two.
+        return self._cookie_signer.sign(f"{session_token}.{method}").decode("ascii")
 
-    def open_session(self, cookie_value: str | None) -> str | None:
-        """Return the session token from a cookie value, or None if absent or tampered with."""
+    def open_session(self, cookie_value: str | None) -> SessionCookie | None:
+        """Return what a cookie value carries, or None if absent or tampered with."""
         if not cookie_value:
             return None
         try:
-            return self._cookie_signer.unsign(cookie_value).decode("ascii")
-        except (BadSignature, UnicodeDecodeError):
+            value = self._cookie_signer.unsign(cookie_value).decode("ascii")
+            token, _, method = value.partition(".")
+            return SessionCookie(token, base64.urlsafe_b64decode(method).decode())
+        except (BadSignature, UnicodeDecodeError, binascii.Error):
             return None
+
+    def seal_login_attempt(self, fields: Mapping[str, str]) -> str:
+        """Return the cookie value for a pending OpenID Connect login attempt."""
+        return self._attempt_serializer.dumps(dict(fields))
+
+    def open_login_attempt(
+        self, cookie_value: str | None, max_age: int
+    ) -> Mapping[str, Any] | None:
+        """Return an attempt's fields, or None if absent, tampered with or older than max_age."""
+        if not cookie_value:
+            return None
+        try:
+            fields = self._attempt_serializer.loads(cookie_value, max_age=max_age)
+        except BadSignature:  # also SignatureExpired
+            return None
+        return fields if isinstance(fields, dict) else None
 
     @staticmethod
     def new_login_nonce() -> str:

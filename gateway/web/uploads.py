@@ -39,7 +39,7 @@ async def read_form(request: Request, *, max_bytes: int, max_files: int) -> Subm
     body = _capped(request.stream(), max_bytes)
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
-        if content_type == "application/x-www-form-urlencoded":  # a form without files
+        if content_type in ("application/x-www-form-urlencoded", ""):  # a form without files
             form = await FormParser(request.headers, body).parse()
         elif content_type != "multipart/form-data":
             raise HTTPException(415)

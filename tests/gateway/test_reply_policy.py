@@ -4,7 +4,6 @@ says; reply tokens bind an answer to one citizen, thread and organisation, and r
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -16,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from gatewaytest.env import CLERK, DOMAIN, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
+from gatewaytest.portal import asgi_login, csrf_token
 from gatewaytest.servers import InProcessGateway
 from gatewaytest.smtp_fixtures import decision, send
 
@@ -31,7 +31,6 @@ from smtp_in.answers import answered_thread
 from smtp_in.pipeline import Reject
 
 HETU = make_hetu("131052", "-", 308)
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +107,14 @@ async def _portal(
         hetu_parser=partial(parse_hetu, allow_temporary=True),
         replies=desk,
     )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal")
-    page = await client.get("/login")
-    token = _CSRF.search(page.text)
-    assert token is not None
-    answer = await client.post("/login", data={"hetu": HETU, "csrf_token": token.group(1)})
-    assert answer.status_code == 303
-    return client
+    return await asgi_login(app, HETU)
 
 
 async def _post_reply(
     client: httpx.AsyncClient, message_id: str, files: list[tuple[str, bytes]] = ()  # type: ignore[assignment]
 ) -> httpx.Response:
     page = await client.get(f"/messages/{message_id}")
-    token = _CSRF.findall(page.text)[-1]
+    token = csrf_token(page.text)
     return await client.post(
         f"/messages/{message_id}/reply",
         data={"csrf_token": token, "text": "Vastaus"},
@@ -145,7 +138,7 @@ async def test_forbidden_replies_cannot_be_sent_by_crafting_a_request(
         before = _queued(store)
         crafted = await client.post(
             f"/messages/{message}/reply",
-            data={"csrf_token": _CSRF.findall(page.text)[-1], "text": "Vastaan silti"},
+            data={"csrf_token": csrf_token(page.text), "text": "Vastaan silti"},
         )
         assert crafted.status_code == 403
     finally:

@@ -24,6 +24,7 @@ from mailbox_store import Delivery, MailboxStore, NewAttachment
 ALICE = "010190-123M"
 BOB = "150585-456B"
 PASSIVE = "020202A123C"
+CLOSED = "030303A1233"
 UNKNOWN = "311299A1236"
 ORGS = {"espoo": "Espoon kaupunki", "vantaa": "Vantaan kaupunki"}
 SECRET = b"w" * 32
@@ -65,13 +66,15 @@ def store(tmp_path: Path, clock: Clock) -> Iterator[MailboxStore]:
 
 @pytest.fixture
 def citizens(store: MailboxStore) -> dict[str, str]:
-    """HETU -> citizen id: Alice (fi), Bob (sv) and a passivated account."""
+    """HETU -> citizen id: Alice (fi), Bob (sv), a passivated and a closed account."""
     ids = {
         ALICE: store.add_citizen(ALICE, "Alice Aaltonen", "alice@example.fi", "fi"),
         BOB: store.add_citizen(BOB, "Bob Blomqvist", None, "sv"),
         PASSIVE: store.add_citizen(PASSIVE, "Pekka Passiivinen", None, "fi"),
+        CLOSED: store.add_citizen(CLOSED, "Kaisa Suljettu", None, "fi"),
     }
     store.set_citizen_status(ids[PASSIVE], "passive")
+    store.set_citizen_status(ids[CLOSED], "closed")
     return ids
 
 
@@ -249,7 +252,7 @@ async def test_secure_cookies_use_host_prefix_and_secure_flag(
         ("010190-123X", "Henkilötunnus ei ole kelvollinen", 400),
         ("not a hetu", "Henkilötunnus ei ole kelvollinen", 400),
         (UNKNOWN, "ei ole käytössä olevaa asiointitiliä", 403),
-        (PASSIVE, "ei ole käytössä olevaa asiointitiliä", 403),
+        (CLOSED, "ei ole käytössä olevaa asiointitiliä", 403),
     ],
 )
 async def test_invalid_or_unknown_hetu_shows_the_form_again(
@@ -359,12 +362,22 @@ async def test_an_idle_session_expires(
     assert (await client.get("/")).status_code == 303
 
 
-async def test_a_passivated_account_loses_its_session(
+async def test_a_closed_account_loses_its_session(
     client: httpx.AsyncClient, store: MailboxStore, citizens: dict[str, str]
 ) -> None:
     await logged_in(client, ALICE)
-    store.set_citizen_status(citizens[ALICE], "passive")
+    store.set_citizen_status(citizens[ALICE], "closed")
     assert (await client.get("/")).status_code == 303
+
+
+async def test_a_passive_account_may_log_in_to_read_and_reactivate(
+    client: httpx.AsyncClient, store: MailboxStore, citizens: dict[str, str]
+) -> None:
+    await logged_in(client, PASSIVE)
+    inbox = await client.get("/")
+    assert inbox.status_code == 200
+    assert "uudet viestit tulevat sinulle paperisina" in inbox.text
+    assert 'href="/account/reactivate"' in inbox.text
 
 
 async def test_a_tampered_session_cookie_is_ignored(

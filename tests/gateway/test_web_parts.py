@@ -80,8 +80,8 @@ def test_dates_are_shown_in_finnish_local_time() -> None:
 
 def test_session_cookie_round_trips_and_refuses_tampering() -> None:
     tokens = PortalTokens(SECRET)
-    sealed = tokens.seal_session("token-123")
-    assert tokens.open_session(sealed) == "token-123"
+    sealed = tokens.seal_session("token-123", "http://ftn.ficora.fi/2017/loa3")
+    assert tokens.open_session(sealed) == ("token-123", "http://ftn.ficora.fi/2017/loa3")
     assert tokens.open_session(sealed[:-1] + ("A" if sealed[-1] != "A" else "B")) is None
     assert tokens.open_session("token-123") is None
     assert tokens.open_session(None) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -30,3 +31,21 @@ def message_ids(client: httpx.Client) -> list[str]:
 
 def attachment_links(page: str) -> list[str]:
     return _ATTACHMENT_LINK.findall(page)
+
+
+async def asgi_login(app: Any, hetu: str) -> httpx.AsyncClient:
+    """A client logged in to the portal `app` in-process (test identification)."""
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal")
+    page = await client.get("/login")
+    token = _CSRF.search(page.text)
+    assert token, "login page has no CSRF token"
+    answer = await client.post("/login", data={"hetu": hetu, "csrf_token": token.group(1)})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def csrf_token(page: str) -> str:
+    """The last CSRF token on a page (forms of the content come after the header's logout)."""
+    tokens = _CSRF.findall(page)
+    assert tokens, "the page has no CSRF token"
+    return str(tokens[-1])

@@ -16,6 +16,6 @@ def test_migrated_schema_matches_the_models(store: MailboxStore, store_url: str)
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
     finally:
         engine.dispose()

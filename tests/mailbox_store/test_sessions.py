@@ -14,7 +14,7 @@ IDLE = timedelta(minutes=15)
 
 def test_session_round_trip_and_logout(store: MailboxStore, store_url: str) -> None:
     citizen = store.add_citizen("010101-123N", "A", None, "fi")
-    token = store.create_session(citizen, lifetime=timedelta(hours=8))
+    token = store.create_session(citizen, lifetime=timedelta(hours=8), method="test")
     assert len(token) >= 43
     assert store.session_citizen(token, idle_timeout=IDLE) == citizen
     assert store.session_citizen(token + "x", idle_timeout=IDLE) is None
@@ -32,7 +32,7 @@ def test_session_round_trip_and_logout(store: MailboxStore, store_url: str) -> N
 
 def test_session_expires_when_idle_but_activity_keeps_it(store: MailboxStore, clock) -> None:
     citizen = store.add_citizen("010101-123N", "A", None, "fi")
-    token = store.create_session(citizen, lifetime=timedelta(hours=8))
+    token = store.create_session(citizen, lifetime=timedelta(hours=8), method="test")
     for _ in range(4):  # an hour of activity, each step within the idle timeout
         clock.advance(timedelta(minutes=14))
         assert store.session_citizen(token, idle_timeout=IDLE) == citizen
@@ -43,7 +43,7 @@ def test_session_expires_when_idle_but_activity_keeps_it(store: MailboxStore, cl
 
 def test_session_expires_at_end_of_lifetime(store: MailboxStore, clock) -> None:
     citizen = store.add_citizen("010101-123N", "A", None, "fi")
-    token = store.create_session(citizen, lifetime=timedelta(minutes=30))
+    token = store.create_session(citizen, lifetime=timedelta(minutes=30), method="test")
     for _ in range(2):
         clock.advance(timedelta(minutes=10))
         assert store.session_citizen(token, idle_timeout=IDLE) == citizen

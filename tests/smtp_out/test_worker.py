@@ -20,7 +20,7 @@ from smtp_sink import SinkHandler, StartSink
 
 from crypto.blind_index import BlindIndex
 from crypto.sealing import MasterKeyRing
-from mailbox_store import Delivery, MailboxStore
+from mailbox_store import AccountSettings, Delivery, MailboxStore
 from smtp_out.notification import SUBJECTS
 from smtp_out.transport import OutboxDirTransport, RelayTransport, Transport
 from smtp_out.verp import parse_return_path, return_path
@@ -197,14 +197,16 @@ async def test_gives_up_after_the_configured_lifetime_of_retrying(
     assert sum(waits, timedelta()) < lifetime <= sum(waits, timedelta()) + retry_delay(len(events))
 
 
-@pytest.mark.parametrize("status", ["passive", "closed", None])
+@pytest.mark.parametrize("status", ["passive", "closed", "email notices off", None])
 async def test_citizens_without_address_or_inactive_get_nothing(
     store: MailboxStore, clock: Clock, tmp_path: Path, status: str | None
 ) -> None:
     email = None if status is None else "maija@example.org"
     citizen = store.add_citizen("010101-123N", "Maija", email, "fi")
     deliver(store, citizen, clock=clock)
-    if status is not None:
+    if status == "email notices off":
+        store.update_account_settings(citizen, AccountSettings(email, None, False, False, "fi"))
+    elif status is not None:
         store.set_citizen_status(citizen, status)
     worker = make_worker(store, OutboxDirTransport(tmp_path / "outbox"), clock)
 

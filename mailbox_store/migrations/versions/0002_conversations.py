@@ -32,12 +32,19 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("message_id_sealed", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("signer_cert_sealed", sa.LargeBinary(), nullable=True))
+        batch.add_column(
+            sa.Column("verifiable", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(sa.Column("acknowledged_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("acknowledge_by", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("acknowledgement_expired_at", sa.DateTime(), nullable=True))
     # Every message received so far starts its own thread.
     op.execute("UPDATE messages SET thread_id = id")
     with op.batch_alter_table("messages") as batch:
         batch.alter_column("thread_id", existing_type=sa.String(32), nullable=False)
         batch.create_check_constraint("ck_messages_direction", "direction IN ('in', 'out')")
         batch.create_index("ix_messages_citizen_id_thread_id", ["citizen_id", "thread_id"])
+        batch.create_index("ix_messages_acknowledge_by", ["acknowledge_by"])
 
     with op.batch_alter_table("attachments") as batch:
         batch.alter_column("data_sealed", existing_type=sa.LargeBinary(), nullable=True)
@@ -71,8 +78,17 @@ def downgrade() -> None:
         batch.drop_column("message_id")
     with op.batch_alter_table("messages") as batch:
         batch.drop_index("ix_messages_citizen_id_thread_id")
+        batch.drop_index("ix_messages_acknowledge_by")
         batch.drop_constraint("ck_messages_direction", type_="check")
         for column in (
-            "signer_cert_sealed", "message_id_sealed", "no_reply", "direction", "thread_id"
+            "acknowledgement_expired_at",
+            "acknowledge_by",
+            "acknowledged_at",
+            "verifiable",
+            "signer_cert_sealed",
+            "message_id_sealed",
+            "no_reply",
+            "direction",
+            "thread_id",
         ):
             batch.drop_column(column)

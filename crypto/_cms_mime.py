@@ -241,21 +241,22 @@ def decode_body(entity: Entity) -> bytes:
 
 
 @dataclass(frozen=True)
-class _Delimiter:
+class Delimiter:
     part_end: int  # where the preceding part ends (the line break before the delimiter)
     next_start: int  # first byte after the delimiter line
     closing: bool
 
 
-def _delimiters(data: bytes, start: int, boundary: bytes) -> list[_Delimiter]:
-    """Find the first three boundary delimiter lines (open, separator, close) of a multipart.
+def delimiters(data: bytes, start: int, boundary: bytes, limit: int) -> list[Delimiter]:
+    """The boundary delimiter lines of a multipart, up to the closing one or `limit` of them.
 
-    The multipart body is `data[start:]`; positions returned are indexes into `data`.
+    The multipart body is `data[start:]`; positions returned are indexes into `data`. A part
+    lies between one delimiter's `next_start` and the next one's `part_end`.
     """
     marker = b"--" + boundary
-    found: list[_Delimiter] = []
+    found: list[Delimiter] = []
     position = start
-    while len(found) < 3:
+    while len(found) < limit:
         if position == start and data.startswith(marker, start):
             line_start = start
         else:
@@ -277,7 +278,7 @@ def _delimiters(data: bytes, start: int, boundary: bytes) -> list[_Delimiter]:
             part_end = line_start - 1
             if part_end > start and data[part_end - 1] == 0x0D:  # CR
                 part_end -= 1
-        found.append(_Delimiter(part_end, min(line_end + 1, len(data)), closing))
+        found.append(Delimiter(part_end, min(line_end + 1, len(data)), closing))
         if closing:
             break
     return found
@@ -293,15 +294,10 @@ def split_multipart_signed(entity: Entity) -> tuple[bytes, Entity]:
     except UnicodeEncodeError as exc:
         raise SmimeError(SmimeFailure.MALFORMED, "non-ASCII multipart boundary") from exc
     data = entity.data
-    delimiters = _delimiters(data, entity.body_start, boundary_bytes)
-    if (
-        len(delimiters) != 3
-        or delimiters[0].closing
-        or delimiters[1].closing
-        or not delimiters[2].closing
-    ):
+    found = delimiters(data, entity.body_start, boundary_bytes, limit=3)
+    if len(found) != 3 or found[0].closing or found[1].closing or not found[2].closing:
         raise SmimeError(SmimeFailure.MALFORMED, "multipart/signed must have exactly two parts")
-    opening, separator, closing = delimiters
+    opening, separator, closing = found
     signed = data[opening.next_start : separator.part_end]
     signature = split_entity(data[separator.next_start : closing.part_end])
     if signature.content_type not in _PKCS7_SIGNATURE:

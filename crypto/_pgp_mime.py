@@ -23,7 +23,7 @@ from typing import Literal
 
 import pybase64
 
-from crypto._cms_mime import Entity, canonical_crlf, split_entity
+from crypto._cms_mime import Entity, canonical_crlf, delimiters, split_entity
 from crypto._pgp_status import PgpError, PgpFailure
 
 _MAX_PARTS = 500
@@ -76,38 +76,16 @@ def parts(entity: Entity) -> list[Entity]:
     boundary = entity.headers.get_boundary()
     if not boundary or not boundary.isascii():
         raise malformed("multipart without a usable boundary")
-    marker = b"--" + boundary.encode("ascii")
-    data, start = entity.data, entity.body_start
-    lines: list[tuple[int, int]] = []  # (delimiter line start, first byte after it)
-    position, closed = start, False
-    while not closed:
-        if position == start and data.startswith(marker, start):
-            line_start = start
-        else:
-            hit = data.find(b"\n" + marker, position)
-            if hit < 0:
-                break
-            line_start = hit + 1
-        after = line_start + len(marker)
-        line_end = data.find(b"\n", after)
-        line_end = len(data) if line_end < 0 else line_end
-        rest = data[after:line_end].rstrip(b" \t\r")
-        position = after
-        if rest not in (b"", b"--"):
-            continue  # a line that merely starts with the boundary
-        lines.append((line_start, min(line_end + 1, len(data))))
-        closed = rest == b"--"
-        if len(lines) > _MAX_PARTS:
-            raise malformed("too many parts")
-    if not closed:
+    data = entity.data
+    found = delimiters(data, entity.body_start, boundary.encode("ascii"), limit=_MAX_PARTS + 1)
+    if len(found) > _MAX_PARTS:
+        raise malformed("too many parts")
+    if not found or not found[-1].closing:
         raise malformed("multipart without its closing delimiter")
-    found = []
-    for (_, begin), (next_line, _) in zip(lines, lines[1:], strict=False):
-        end = max(begin, next_line - 1)  # the line break before a delimiter belongs to it
-        if end > begin and data[end - 1] == 0x0D:
-            end -= 1
-        found.append(split_entity(data[begin:end]))
-    return found
+    return [
+        split_entity(data[opening.next_start : max(opening.next_start, following.part_end)])
+        for opening, following in zip(found, found[1:], strict=False)
+    ]
 
 
 def encrypted_payload(entity: Entity) -> bytes | None:

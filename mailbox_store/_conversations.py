@@ -206,6 +206,17 @@ def queued_mail_row(
 ) -> dict[str, Any]:
     """An outbound_queue row carrying a composed mail, sealed under the citizen's data key."""
     return {
+        **queue_row(queue_id, kind, citizen_id, now),
+        "message_id": message_id,
+        "payload_sealed": seal(
+            dek, encode_mail(mail), field_aad("outbound_queue", queue_id, "payload")
+        ),
+    }
+
+
+def queue_row(queue_id: str, kind: str, citizen_id: str, now: datetime) -> dict[str, Any]:
+    """A new outbound_queue row, due now (a notification; mails add their payload)."""
+    return {
         "id": queue_id,
         "kind": kind,
         "citizen_id": citizen_id,
@@ -215,10 +226,8 @@ def queued_mail_row(
         "state": "queued",
         "created_at": now,
         "updated_at": now,
-        "message_id": message_id,
-        "payload_sealed": seal(
-            dek, encode_mail(mail), field_aad("outbound_queue", queue_id, "payload")
-        ),
+        "message_id": None,
+        "payload_sealed": None,
     }
 
 

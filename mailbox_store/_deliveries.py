@@ -13,6 +13,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 
 from crypto.sealing import field_aad, seal
 
+from ._conversations import queue_row
 from ._core import StoreCore, new_id
 from .errors import CitizenNotActive
 from .records import Delivery, StoredDelivery
@@ -188,15 +189,5 @@ class DeliveryOps(StoreCore):
             else sealed("messages", message_id, "signer_cert", delivery.signer_certificate),
         }
         attachment_rows = self._attachment_rows(dek, message_id, delivery.attachments)
-        queue = {
-            "id": new_id(),
-            "kind": "notification",
-            "citizen_id": citizen_id,
-            "due_at": now,
-            "attempts": 0,
-            "last_error": None,
-            "state": "queued",
-            "created_at": now,
-            "updated_at": now,
-        }
-        return _PlannedRows(message, attachment_rows, queue)
+        notification = queue_row(new_id(), "notification", citizen_id, now)
+        return _PlannedRows(message, attachment_rows, notification)

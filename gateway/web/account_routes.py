@@ -24,13 +24,12 @@ from gateway.web.contact import normalise_email, normalise_mobile
 from gateway.web.headers import DOWNLOAD_CSP
 from gateway.web.i18n import CATALOGUE, format_datetime, translator
 from gateway.web.portal import Portal, Visitor, current_visitor
-from gateway.web.uploads import read_form
+from gateway.web.uploads import checked_form
 from mailbox_store import AccountSettings, ExportedMessage
 
 # Closing is for good, so a session open for a while (a device left unlocked) is not enough.
 FRESH_LOGIN = timedelta(minutes=5)
 CLOSE_PATH = "/account/close"
-_FORM_BYTES = 16 * 1024
 _DONE_NOTICES = ("saved", "passivated", "reactivated")
 
 
@@ -261,12 +260,7 @@ class AccountRoutes:
         )
 
     async def _checked_form(self, request: Request, visitor: Visitor) -> dict[str, str]:
-        form = await read_form(request, max_bytes=_FORM_BYTES, max_files=0)
-        if not self._portal.tokens.check_session_csrf(
-            visitor.session_token, form.fields.get("csrf_token")
-        ):
-            raise HTTPException(403)
-        return form.fields
+        return (await checked_form(self._portal, request, visitor)).fields
 
 
 def validate_settings(form: SettingsForm) -> tuple[AccountSettings | None, dict[str, str]]:

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.web.portal import Portal, current_visitor
-from gateway.web.uploads import read_form
+from gateway.web.uploads import checked_form
 
 
 class AcknowledgeRoutes:
@@ -30,11 +30,7 @@ class AcknowledgeRoutes:
         visitor = await current_visitor(portal, request)
         if visitor is None:
             return RedirectResponse("/login", status_code=303)
-        form = await read_form(request, max_bytes=16 * 1024, max_files=0)
-        if not portal.tokens.check_session_csrf(
-            visitor.session_token, form.fields.get("csrf_token")
-        ):
-            raise HTTPException(403)
+        await checked_form(portal, request, visitor)
         message_id = request.path_params["message_id"]
         if portal.receipts is None or not await run_in_threadpool(
             portal.receipts.acknowledge, visitor.citizen_id, message_id, visitor.identified_by

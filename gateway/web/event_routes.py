@@ -15,7 +15,6 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -24,7 +23,7 @@ from gateway.web.event_log import describe_event, export_message
 from gateway.web.i18n import format_datetime
 from gateway.web.mailbox_routes import _page_number
 from gateway.web.portal import Portal, current_visitor
-from gateway.web.uploads import read_form
+from gateway.web.uploads import checked_form
 from mailbox_store import ServiceMessage
 from mailbox_store.chain import ChainLink
 
@@ -131,11 +130,7 @@ class EventRoutes:
         visitor = await current_visitor(portal, request)
         if visitor is None:
             return RedirectResponse("/login", status_code=303)
-        form = await read_form(request, max_bytes=16 * 1024, max_files=0)
-        if not portal.tokens.check_session_csrf(
-            visitor.session_token, form.fields.get("csrf_token")
-        ):
-            raise HTTPException(403)
+        await checked_form(portal, request, visitor)
 
         def build(chain: Sequence[ChainLink], now: datetime) -> ServiceMessage:
             return export_message(

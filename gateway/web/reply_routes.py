@@ -19,7 +19,7 @@ from starlette.routing import Route
 from gateway.reply_desk import ReplyOffer, ReplyRefused
 from gateway.web.mailbox_routes import message_page
 from gateway.web.portal import Portal, current_visitor
-from gateway.web.uploads import MAX_TEXT_FIELD, read_form
+from gateway.web.uploads import MAX_TEXT_FIELD, checked_form
 from mailbox_store.records import NewAttachment
 
 # Room for the multipart framing and the small fields around the files.
@@ -50,13 +50,13 @@ class ReplyRoutes:
             # Not this citizen's message, or one that may not be answered: no difference shown.
             raise HTTPException(403)
         limit = offer.max_attachments * offer.max_attachment_bytes + MAX_TEXT_FIELD
-        form = await read_form(
-            request, max_bytes=limit + _FORM_OVERHEAD, max_files=offer.max_attachments + 1
+        form = await checked_form(
+            portal,
+            request,
+            visitor,
+            max_bytes=limit + _FORM_OVERHEAD,
+            max_files=offer.max_attachments + 1,
         )
-        if not portal.tokens.check_session_csrf(
-            visitor.session_token, form.fields.get("csrf_token")
-        ):
-            raise HTTPException(403)
         attachments = [NewAttachment(f.filename, f.content_type, f.data) for f in form.files]
         try:
             await run_in_threadpool(

@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from gateway.web.portal import Portal, Visitor
+
 MAX_TEXT_FIELD = 256 * 1024  # bytes of one text field (the reply text is capped lower)
 
 
@@ -72,6 +74,24 @@ async def read_form(request: Request, *, max_bytes: int, max_files: int) -> Subm
         else:
             fields[name] = value
     return SubmittedForm(fields, files)
+
+
+SMALL_FORM_BYTES = 16 * 1024  # a form of a few fields and a CSRF token
+
+
+async def checked_form(
+    portal: Portal,
+    request: Request,
+    visitor: Visitor,
+    *,
+    max_bytes: int = SMALL_FORM_BYTES,
+    max_files: int = 0,
+) -> SubmittedForm:
+    """The posted form, once its CSRF token matches the visitor's session (else 403)."""
+    form = await read_form(request, max_bytes=max_bytes, max_files=max_files)
+    if not portal.tokens.check_session_csrf(visitor.session_token, form.fields.get("csrf_token")):
+        raise HTTPException(403)
+    return form
 
 
 async def _capped(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:

@@ -94,6 +94,9 @@ citizens = Table(
     # How the citizen wants to hear of new mail (SMS is recorded, not yet sent).
     Column("notify_email", Boolean, nullable=False, server_default=true()),
     Column("notify_sms", Boolean, nullable=False, server_default=false()),
+    # The version of the terms of use the citizen last accepted (None: never; first login).
+    Column("terms_version", Integer, nullable=True),
+    Column("terms_accepted_at", UTCDateTime, nullable=True),
     Column("lang", String(8), nullable=False),
     Column("status", String(8), nullable=False),
     Column("data_key_wrapped", LargeBinary, nullable=False),
@@ -131,10 +134,21 @@ messages = Table(
     Column("acknowledged_at", UTCDateTime, nullable=True),
     Column("acknowledge_by", UTCDateTime, nullable=True),
     Column("acknowledgement_expired_at", UTCDateTime, nullable=True),
+    # What the clerk's subject tags made of it: "message", "request" (for more information),
+    # "status" (a case status update) or "decision"; the case reference and status, sealed,
+    # with a keyed index of (organisation, case) so a citizen's case groups without opening.
+    Column("kind", String(16), nullable=False, server_default="message"),
+    Column("case_sealed", LargeBinary, nullable=True),
+    Column("case_index", String(64), nullable=True),
+    Column("status_sealed", LargeBinary, nullable=True),
+    # Deleted by the citizen (kept in the Deleted view until purged), and unread-reminder sent.
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("reminded_at", UTCDateTime, nullable=True),
     CheckConstraint("direction IN ('in', 'out')", name="direction"),
     Index(None, "citizen_id", "received_at"),
     Index(None, "citizen_id", "thread_id"),
     Index(None, "acknowledge_by"),
+    Index(None, "citizen_id", "case_index"),
 )
 
 attachments = Table(

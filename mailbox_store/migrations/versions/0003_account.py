@@ -1,4 +1,5 @@
-"""Account settings: a sealed mobile number and the citizen's notification choices.
+"""Account settings (a sealed mobile number, notification choices, accepted terms of use) and
+the portal's message features (kinds, cases and their status, deletion, unread reminders).
 
 Revision ID: 0003
 Revises: 0002
@@ -26,9 +27,29 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("notify_sms", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("terms_version", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("terms_accepted_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(
+            sa.Column("kind", sa.String(16), nullable=False, server_default="message")
+        )
+        batch.add_column(sa.Column("case_sealed", sa.LargeBinary(), nullable=True))
+        batch.add_column(sa.Column("case_index", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("status_sealed", sa.LargeBinary(), nullable=True))
+        batch.add_column(sa.Column("deleted_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("reminded_at", sa.DateTime(), nullable=True))
+        batch.create_index("ix_messages_citizen_id_case_index", ["citizen_id", "case_index"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_index("ix_messages_citizen_id_case_index")
+        for column in (
+            "reminded_at", "deleted_at", "status_sealed", "case_index", "case_sealed", "kind"
+        ):
+            batch.drop_column(column)
     with op.batch_alter_table("citizens") as batch:
-        for column in ("notify_sms", "notify_email", "phone_sealed"):
+        for column in (
+            "terms_accepted_at", "terms_version", "notify_sms", "notify_email", "phone_sealed"
+        ):
             batch.drop_column(column)

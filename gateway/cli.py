@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import getpass
 import logging
 import os
 import sys
@@ -15,7 +16,8 @@ import uvloop
 from cryptography.hazmat.primitives import serialization
 
 from crypto.hetu import InvalidHetu, parse_hetu
-from gateway import material
+from crypto.passwords import hash_password
+from gateway import material, policy_cli
 from gateway.config import Config, ConfigError, load_config
 from mailbox_store import QueueEntry
 
@@ -72,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         target.add_argument("--all", action="store_true")
     queue_commands.add_parser("delete", help="remove a mail not being sent").add_argument("id")
 
+    policy_cli.add_commands(commands)
+    commands.add_parser(
+        "hash-password",
+        help="read an SMTP AUTH password from stdin, print its salted hash for smtp_auth",
+    )
+
     demo = commands.add_parser(
         "demo-send", help="send a signed, encrypted message as the demo clerk"
     )
@@ -95,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging()
     try:
+        if args.command == "hash-password":
+            return _hash_password()  # needs no configuration
+        if args.command == "policy" and args.policy_command == "check":
+            # Every problem, not only the first one load_config stops at.
+            return policy_cli.policy_check(args.config)
         config = load_config(args.config)
         return _run(args, config)
     except ConfigError as exc:
@@ -130,7 +143,21 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return _demo_send(config, args)
     if args.command == "queue":
         return _queue(config, args)
+    if args.command == "policy":
+        return policy_cli.run(args, config)
     raise AssertionError(args.command)
+
+
+def _hash_password() -> int:
+    """One line from stdin (asked for without echo at a terminal); the hash on stdout."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("SMTP AUTH password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("hash-password: the password is empty")
+    print(hash_password(password.encode("utf-8")))
+    return 0
 
 
 def _keys_show(config: Config, kind: str) -> int:

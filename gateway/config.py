@@ -19,7 +19,17 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from policies.model import DeliveryPolicy, IPNetwork, Organisation, PgpPolicy, ReplyPolicy
+from crypto.passwords import check_hash
+from policies.model import (
+    CasePolicy,
+    DeliveryPolicy,
+    IPNetwork,
+    Organisation,
+    PgpPolicy,
+    ReplyPolicy,
+    ServerAuthPolicy,
+    SmtpLogin,
+)
 
 T = TypeVar("T")
 
@@ -60,6 +70,10 @@ class PortalConfig:
     listen_host: str
     listen_port: int
     public_url: str
+    # How long a message the citizen deleted stays in the Deleted view before it is purged.
+    deleted_retention_days: int = 30
+    # The version of the terms of use; raising it has every citizen accept them again.
+    terms_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,8 @@ class OutboundConfig:
     relay_password_file: Path | None
     # How long a temporarily failing mail is retried before it counts as undeliverable.
     retry_lifetime_hours: int = 120
+    # A message unread this long brings the citizen one reminder notification.
+    reminder_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -367,8 +383,16 @@ def _portal(sec: _Section) -> PortalConfig:
         raise ConfigError(
             sec.file, sec.key("public_url"), f"must be an http(s) URL: {public_url!r}"
         )
+    retention = _positive(sec, "deleted_retention_days", 30)
+    terms_version = _positive(sec, "terms_version", 1)
     sec.finish()
-    return PortalConfig(listen_host=host, listen_port=port, public_url=public_url)
+    return PortalConfig(
+        listen_host=host,
+        listen_port=port,
+        public_url=public_url,
+        deleted_retention_days=retention,
+        terms_version=terms_version,
+    )
 
 
 def _outbound(
@@ -388,6 +412,7 @@ def _outbound(
         relay_username=username or None,
         relay_password_file=(base / password_file).resolve() if password_file else None,
         retry_lifetime_hours=_positive(sec, "retry_lifetime_hours", 120),
+        reminder_days=_positive(sec, "reminder_days", 7),
     )
     _check_address(sec.file, sec.key("from_address"), cfg.from_address)
     if bool(username) != bool(password_file):
@@ -459,19 +484,90 @@ def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation
             Organisation(
                 id=org_id,
                 name=sec.get("name", str),
+                name_sv=sec.get("name_sv", str, ""),
+                name_en=sec.get("name_en", str, ""),
+                services=sec.strings("services", []),
                 sender_domains=tuple(d.lower() for d in sec.strings("sender_domains")),
-                networks=_networks(sec),
+                networks=_networks(sec, "networks", []),
                 trust_anchors=tuple((base / p).resolve() for p in anchors),
                 replies_allowed=sec.get("replies_allowed", bool, False),
                 reply_address=reply,
                 demo=sec.get("demo", bool, False),
                 replies=_reply_policy(sec, base),
                 delivery=_delivery_policy(sec),
+                cases=_case_policy(sec),
                 pgp=pgp,
+                shared_networks=_networks(sec, "shared_networks", []),
+                server_auth=_server_auth(sec, base, orgs),
             )
         )
+        _check_identifiable(sec, orgs[-1])
         sec.finish()
     return tuple(orgs)
+
+
+def _server_auth(sec: _Section, base: Path, others: list[Organisation]) -> ServerAuthPolicy:
+    """TLS client certificates, SMTP AUTH logins and require_tls of one organisation."""
+    ca = sec.get("tls_client_ca", str, "")
+    ca_path = _parse(sec, "tls_client_ca", lambda v: _client_ca(base / v), ca) if ca else None
+    fingerprints = tuple(
+        _parse(sec, "tls_client_fingerprints", _sha256_fingerprint, value)
+        for value in sec.strings("tls_client_fingerprints", [])
+    )
+    if fingerprints and ca_path is None:
+        raise ConfigError(
+            sec.file, sec.key("tls_client_ca"), "is required with tls_client_fingerprints"
+        )
+    taken = {login.username for org in others for login in org.server_auth.logins}
+    logins: list[SmtpLogin] = []
+    for i, entry in enumerate(sec.get("smtp_auth", list, [])):
+        key = f"{sec.key('smtp_auth')}[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(sec.file, key, "must be a table {username, password_hash}")
+        item = _Section(sec.file, key, entry)
+        username = item.get("username", str).strip()
+        if not username or username in taken:
+            reason = "is declared twice" if username else "must not be empty"
+            raise ConfigError(sec.file, item.key("username"), f"{username!r} {reason}")
+        taken.add(username)
+        hashed = _parse(item, "password_hash", check_hash, item.get("password_hash", str))
+        item.finish()
+        logins.append(SmtpLogin(username, hashed))
+    return ServerAuthPolicy(
+        tls_client_ca=ca_path,
+        tls_client_fingerprints=fingerprints,
+        logins=tuple(logins),
+        require_tls=sec.get("require_tls", bool, False),
+    )
+
+
+def _client_ca(path: Path) -> Path:
+    path = _readable(path)
+    try:
+        found = x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        found = []
+    if not found:
+        raise ValueError(f"{path} holds no PEM certificate")
+    return path
+
+
+def _sha256_fingerprint(value: str) -> str:
+    """SHA-256 of a certificate as `openssl x509 -fingerprint -sha256` prints it (or bare)."""
+    fingerprint = value.replace(":", "").strip().upper()
+    if not re.fullmatch(r"[0-9A-F]{64}", fingerprint):
+        raise ValueError("must be a SHA-256 fingerprint of 64 hexadecimal digits")
+    return fingerprint
+
+
+def _check_identifiable(sec: _Section, org: Organisation) -> None:
+    auth = org.server_auth
+    if not (org.networks or org.shared_networks or auth.tls_client_ca or auth.logins):
+        raise ConfigError(
+            sec.file,
+            sec.key("networks"),
+            "the organisation needs networks, shared_networks, tls_client_ca or smtp_auth",
+        )
 
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
@@ -521,6 +617,21 @@ def _delivery_policy(sec: _Section) -> DeliveryPolicy:
     )
 
 
+def _case_policy(sec: _Section) -> CasePolicy:
+    defaults = CasePolicy()
+    request_tag = sec.get("request_tag", str, defaults.request_tag).strip()
+    if not request_tag:
+        raise ConfigError(sec.file, sec.key("request_tag"), "must not be empty")
+    labels: dict[str, str] = {}
+    for name in ("case_label", "status_label"):
+        label = sec.get(name, str, getattr(defaults, name)).strip()
+        # The label stands inside `[label: VALUE]`, so it cannot hold brackets or a colon.
+        if not label or any(c in label for c in "[]:"):
+            raise ConfigError(sec.file, sec.key(name), f"must be a word like 'asia', not {label!r}")
+        labels[name] = label
+    return CasePolicy(request_tag=request_tag, **labels)
+
+
 def _reply_policy(sec: _Section, base: Path) -> ReplyPolicy:
     defaults = ReplyPolicy()
     tag = sec.get("no_reply_tag", str, defaults.no_reply_tag).strip()
@@ -560,10 +671,12 @@ def _load_certificate(path: Path) -> x509.Certificate:
     return certificates[0]
 
 
-def _networks(sec: _Section) -> tuple[IPNetwork, ...]:
+def _networks(
+    sec: _Section, name: str = "networks", default: list[str] | None = None
+) -> tuple[IPNetwork, ...]:
     return tuple(
-        _parse(sec, "networks", lambda v: ipaddress.ip_network(v, strict=True), value)
-        for value in sec.strings("networks")
+        _parse(sec, name, lambda v: ipaddress.ip_network(v, strict=True), value)
+        for value in sec.strings(name, default)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -56,12 +57,15 @@ def decryption_keys(config: Config) -> tuple[DecryptionKey, ...]:
 def trust_anchor_pems(config: Config) -> dict[str, bytes]:
     """Each organisation's trust anchors as PEM, checked to parse (workers parse them again)."""
     anchors: dict[str, bytes] = {}
+    now = datetime.now(UTC)
     for i, org in enumerate(config.organisations):
         pems = []
+        expired = True
         for path in org.trust_anchors:
             data = _read(config, f"organisations[{i}].trust_anchors", path)
             try:
-                x509.load_pem_x509_certificates(data)
+                certificates = x509.load_pem_x509_certificates(data)
+                expired &= all(now > c.not_valid_after_utc for c in certificates)
             except ValueError:
                 raise ConfigError(
                     config.path,
@@ -69,6 +73,13 @@ def trust_anchor_pems(config: Config) -> dict[str, bytes]:
                     f"{path} holds no PEM certificate",
                 ) from None
             pems.append(data)
+        if pems and expired:
+            # The unwrap stage refuses its S/MIME mail with this reason; the rest runs on.
+            log.error(
+                "organisation %s is DISABLED for S/MIME: every trust anchor "
+                "(organisations[%d].trust_anchors) has expired; its mail is refused",
+                org.id, i,
+            )
         if pems:  # an organisation that signs with OpenPGP only may have none
             anchors[org.id] = b"\n".join(pems)
     return anchors
@@ -237,7 +248,26 @@ def oidc_client_secret(config: Config) -> str | None:
     return secret
 
 
+def tls_client_cas(config: Config) -> dict[str, tuple[x509.Certificate, ...]]:
+    """Each organisation's `tls_client_ca` certificates, for mapping client certificates."""
+    found = {}
+    for i, org in enumerate(config.organisations):
+        path = org.server_auth.tls_client_ca
+        if path is None:
+            continue
+        key = f"organisations[{i}].tls_client_ca"
+        try:
+            certificates = tuple(x509.load_pem_x509_certificates(_read(config, key, path)))
+        except ValueError:
+            raise ConfigError(config.path, key, f"{path} holds no PEM certificate") from None
+        found[org.id] = certificates
+    return found
+
+
 def smtp_tls_context(config: Config) -> ssl.SSLContext:
+    """STARTTLS: the gateway's certificate, and a request for a client certificate from any
+    organisation's client CA (ssl can only ask for those it was given). Optional: mail
+    servers without one identify themselves by network or AUTH."""
     _read(config, "smtp.tls_certificate", config.smtp.tls_certificate)
     _read(config, "smtp.tls_key", config.smtp.tls_key)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -246,4 +276,11 @@ def smtp_tls_context(config: Config) -> ssl.SSLContext:
         context.load_cert_chain(config.smtp.tls_certificate, config.smtp.tls_key)
     except ssl.SSLError as exc:
         raise ConfigError(config.path, "smtp.tls_certificate", f"unusable: {exc.reason}") from None
+    client_cas = [ca for cas in tls_client_cas(config).values() for ca in cas]
+    if client_cas:
+        pem = b"".join(ca.public_bytes(serialization.Encoding.PEM) for ca in client_cas)
+        context.load_verify_locations(cadata=pem.decode("ascii"))
+        # An organisation's issuing CA may be an intermediate: trusted as listed, no root needed.
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        context.verify_mode = ssl.CERT_OPTIONAL
     return context

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import uvicorn
@@ -25,6 +25,7 @@ from gateway.reply_desk import GatewaySigner, ReplyDesk
 from gateway.web.app import create_app
 from gateway.web.oidc import OidcSettings, RelyingParty
 from gateway.web.oidc_routes import CALLBACK_PATH
+from gateway.web.organisations import organisation_profiles
 from mailbox_store import MailboxStore, StoreError
 from smtp_in.handler import GatewayHandler
 from smtp_in.server import GatewaySMTP, quiet_aiosmtpd_logging
@@ -170,6 +171,28 @@ async def _overdue_acknowledgements(
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+async def _message_upkeep(
+    store: MailboxStore,
+    config: Config,
+    stop: asyncio.Event,
+    on_queued: Callable[[], None],
+    every: float = 60.0,
+) -> None:
+    """Purge messages deleted longer ago than the retention, and remind of unread ones once."""
+    retention = timedelta(days=config.portal.deleted_retention_days)
+    remind_after = timedelta(days=config.outbound.reminder_days)
+    while not stop.is_set():
+        now = datetime.now(UTC)
+        try:
+            await asyncio.to_thread(store.purge_deleted, now, retention=retention)
+            if await asyncio.to_thread(store.remind_unread, now, after=remind_after):
+                on_queued()
+        except Exception as exc:  # noqa: BLE001 - retried on the next round
+            log.warning("message upkeep failed (%s)", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 def relying_party(config: Config) -> RelyingParty:
     """The OpenID Connect login of `auth.mode = "oidc"`, with its keys and secret read now."""
     oidc = config.oidc
@@ -255,6 +278,7 @@ async def serve(config: Config) -> None:
         allow_temporary_hetus=config.allow_temporary_hetus,
         bounce_mac=lambda value: index(value, "bounce"),
         on_delivered=outbound.wake,
+        client_cas=material.tls_client_cas(config),
     )
     smtp = await loop.create_server(
         lambda: GatewaySMTP(
@@ -278,7 +302,7 @@ async def serve(config: Config) -> None:
         store,
         secret_key=material.session_secret(config),
         auth_mode=config.auth_mode,
-        organisations={org.id: org.name for org in config.organisations},
+        organisations=organisation_profiles(config.organisations),
         secure_cookies=config.portal.public_url.startswith("https://"),
         hetu_parser=lambda text: parse_hetu(text, allow_temporary=config.allow_temporary_hetus),
         idle_timeout=timedelta(minutes=30),
@@ -286,6 +310,8 @@ async def serve(config: Config) -> None:
         oidc=oidc,
         receipts=receipts,
         chain_signer=chain_signer(config),
+        terms_version=config.portal.terms_version,
+        deleted_retention=timedelta(days=config.portal.deleted_retention_days),
     )
     portal = _Portal(
         uvicorn.Config(
@@ -305,6 +331,9 @@ async def serve(config: Config) -> None:
         asyncio.create_task(portal.serve(), name="portal"),
         asyncio.create_task(_checkpoints(store, stop), name="checkpoints"),
         asyncio.create_task(_overdue_acknowledgements(receipts, stop), name="acknowledgements"),
+        asyncio.create_task(
+            _message_upkeep(store, config, stop, outbound.wake), name="message-upkeep"
+        ),
     ]
     # "hold" keeps outgoing mail queued (maintenance, benchmarks); it is sent once mode changes.
     if config.outbound.mode != "hold":

@@ -40,18 +40,6 @@ _SETTINGS_FIELDS = ("email", "phone", "notify_email", "notify_sms", "lang")
 class AccountOps(StoreCore):
     """Account self-service operations of MailboxStore."""
 
-    def portal_citizen_id(self, hetu: str) -> str | None:
-        """The account id for a normalised HETU if its holder may log in (active or passive).
-
-        A passive account receives no mail, but its holder must be able to reactivate it.
-        """
-        query = select(citizens.c.id).where(
-            citizens.c.hetu_index == self._index(hetu, "hetu"),
-            citizens.c.status.in_(_PORTAL_STATUSES),
-        )
-        with self._read("portal_citizen_id") as connection:
-            return connection.execute(query).scalar_one_or_none()
-
     # -- settings ---------------------------------------------------------------------------
 
     def account_settings(self, citizen_id: str) -> AccountSettings | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +25,21 @@ class CitizenOps(StoreCore):
     def add_citizen(self, hetu: str, name: str, email: str | None, lang: str) -> str:
         """Create an active account; `hetu` must already be normalised. Returns the id."""
         citizen_id = new_id()
+        dek, row = self._new_citizen_row(citizen_id, hetu, name, email, lang)
+        now = row["created_at"]
+        with self._write("add_citizen") as connection:
+            try:
+                connection.execute(insert(citizens), row)
+            except IntegrityError as exc:
+                raise CitizenExists("an account for this identity code already exists") from exc
+            self._append_events(connection, [(citizen_id, "citizen.created", {})], now)
+        self._deks.put(citizen_id, dek)
+        return citizen_id
+
+    def _new_citizen_row(
+        self, citizen_id: str, hetu: str, name: str, email: str | None, lang: str
+    ) -> tuple[bytes, dict[str, Any]]:
+        """A new data key and the sealed `citizens` row of an active account."""
         dek = self._keys.new_data_key()
 
         def sealed(field: str, value: str) -> bytes:
@@ -42,14 +59,7 @@ class CitizenOps(StoreCore):
             ),
             "created_at": now,
         }
-        with self._write("add_citizen") as connection:
-            try:
-                connection.execute(insert(citizens), row)
-            except IntegrityError as exc:
-                raise CitizenExists("an account for this identity code already exists") from exc
-            self._append_events(connection, [(citizen_id, "citizen.created", {})], now)
-        self._deks.put(citizen_id, dek)
-        return citizen_id
+        return dek, row
 
     def citizen_id(self, hetu: str) -> str | None:
         """The account id for a normalised HETU, whatever the account's status."""

@@ -187,6 +187,20 @@ class DeliveryOps(StoreCore):
             "signer_cert_sealed": None
             if delivery.signer_certificate is None
             else sealed("messages", message_id, "signer_cert", delivery.signer_certificate),
+            "kind": delivery.kind,
+            "case_sealed": None
+            if delivery.case_reference is None
+            else sealed("messages", message_id, "case", delivery.case_reference.encode("utf-8")),
+            # The same case of the same organisation groups under one index, without opening.
+            "case_index": None
+            if delivery.case_reference is None
+            else self._index(
+                json.dumps([delivery.organisation_id, delivery.case_reference], ensure_ascii=True),
+                "case",
+            ),
+            "status_sealed": None
+            if delivery.case_status is None
+            else sealed("messages", message_id, "status", delivery.case_status.encode("utf-8")),
         }
         attachment_rows = self._attachment_rows(dek, message_id, delivery.attachments)
         notification = queue_row(new_id(), "notification", citizen_id, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, or_, select, update
 
@@ -29,9 +30,17 @@ class ReadingOps(StoreCore):
                     messages.c.organisation_id,
                     messages.c.received_at,
                     messages.c.opened_at,
+                    messages.c.kind,
+                    messages.c.case_sealed,
+                    messages.c.status_sealed,
                 )
-                # The citizen's own replies are shown in their threads, not as inbox entries.
-                .where(messages.c.citizen_id == citizen_id, messages.c.direction == "in")
+                # The citizen's own replies are shown in their threads, not as inbox entries;
+                # deleted messages in the Deleted view.
+                .where(
+                    messages.c.citizen_id == citizen_id,
+                    messages.c.direction == "in",
+                    messages.c.deleted_at.is_(None),
+                )
                 .order_by(messages.c.received_at.desc(), messages.c.id.desc())
                 .offset(offset)
                 .limit(limit)
@@ -39,16 +48,24 @@ class ReadingOps(StoreCore):
         if not rows:
             return []
         dek = self._data_key(citizen_id)
-        return [
-            InboxEntry(
-                id=row.id,
-                subject=self._open_text(dek, row.subject_sealed, "messages", row.id, "subject"),
-                organisation_id=row.organisation_id,
-                received_at=row.received_at,
-                opened=row.opened_at is not None,
-            )
-            for row in rows
-        ]
+        return [self._inbox_entry(dek, row) for row in rows]
+
+    def _inbox_entry(self, dek: bytes, row: Any) -> InboxEntry:
+        """An inbox line from a row with the inbox columns (deleted_at where selected)."""
+        return InboxEntry(
+            id=row.id,
+            subject=self._open_text(dek, row.subject_sealed, "messages", row.id, "subject"),
+            organisation_id=row.organisation_id,
+            received_at=row.received_at,
+            opened=row.opened_at is not None,
+            kind=row.kind,
+            case_reference=self._open_optional(dek, row.case_sealed, row.id, "case"),
+            case_status=self._open_optional(dek, row.status_sealed, row.id, "status"),
+            deleted_at=getattr(row, "deleted_at", None),
+        )
+
+    def _open_optional(self, dek: bytes, blob: bytes | None, row_id: str, field: str) -> str | None:
+        return None if blob is None else self._open_text(dek, blob, "messages", row_id, field)
 
     def read_message(self, citizen_id: str, message_id: str) -> MessageView | None:
         """The whole message if it is this citizen's; the first read records "message.opened"."""
@@ -75,6 +92,12 @@ class ReadingOps(StoreCore):
         def text(field: str) -> str:
             return self._open_text(dek, getattr(row, f"{field}_sealed"), "messages", row.id, field)
 
+        tags: dict[str, Any] = {
+            "kind": row.kind,
+            "case_reference": self._open_optional(dek, row.case_sealed, row.id, "case"),
+            "case_status": self._open_optional(dek, row.status_sealed, row.id, "status"),
+            "deleted_at": row.deleted_at,
+        }
         verification = Verification(
             required=row.verifiable,
             acknowledge_by=row.acknowledge_by,
@@ -98,6 +121,7 @@ class ReadingOps(StoreCore):
                 no_reply=row.no_reply,
                 attachments=(),
                 verification=verification,
+                **tags,
             )
         # Everything is opened before the message counts as read: a message that fails to
         # open must not be logged as delivered to the citizen.
@@ -125,6 +149,7 @@ class ReadingOps(StoreCore):
                 for f in files
             ),
             verification=verification,
+            **tags,
         )
         if view.opened_at is not None:
             return view

@@ -22,6 +22,7 @@ __all__ = [
     "AccountSettings",
     "AttachmentInfo",
     "AttachmentView",
+    "CaseView",
     "CitizenProfile",
     "Delivery",
     "EventView",
@@ -68,6 +69,11 @@ class Delivery:
     # Verifiable delivery: the message opens only once the citizen acknowledges receipt, and
     # past this deadline unacknowledged the sender is told to serve it on paper.
     acknowledge_by: datetime | None = None
+    # From the clerk's case tags: "message", "request" (for more information) or "status";
+    # the case it belongs to and the status it reports, sealed at rest.
+    kind: str = "message"
+    case_reference: str | None = field(default=None, repr=False)
+    case_status: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,20 @@ class InboxEntry:
     organisation_id: str
     received_at: datetime
     opened: bool
+    kind: str = "message"
+    case_reference: str | None = field(default=None, repr=False)
+    case_status: str | None = field(default=None, repr=False)
+    deleted_at: datetime | None = None  # in the Deleted view since then
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One case of the citizen: its messages newest first, and the latest status reported."""
+
+    reference: str = field(repr=False)
+    organisation_id: str
+    status: str | None = field(repr=False)
+    messages: tuple[InboxEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,10 @@ class MessageView:
     direction: str  # "in" (from an organisation) or "out" (the citizen's own)
     no_reply: bool  # the clerk forbade replies to it
     verification: Verification = Verification()
+    kind: str = "message"  # "request": the clerk asks for more information
+    case_reference: str | None = field(default=None, repr=False)
+    case_status: str | None = field(default=None, repr=False)
+    deleted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -282,3 +306,23 @@ class ServiceMessage:
     text: str = field(repr=False)
     attachments: tuple[NewAttachment, ...] = field(repr=False)
     original: bytes = field(repr=False)  # kept as the message's record, like a clerk's original
+
+
+@dataclass(frozen=True)
+class LoginAccount:
+    """What a login needs to know of the account behind an identified HETU."""
+
+    id: str
+    status: str
+    terms_version: int | None  # the terms of use last accepted; None: never
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An account the citizen opens at first login, having accepted the terms of use."""
+
+    hetu: str = field(repr=False)
+    name: str = field(repr=False)
+    settings: AccountSettings
+    terms_version: int
+    method: str  # how the citizen identified: the broker's acr, or "test"

@@ -17,6 +17,8 @@ from ._bounces import BounceOps
 from ._citizens import CitizenOps
 from ._conversations import ConversationOps
 from ._deliveries import DeliveryOps
+from ._lifecycle import LifecycleOps
+from ._onboarding import OnboardingOps
 from ._queue import QueueOps
 from ._queue_admin import QueueAdminOps
 from ._reading import ReadingOps
@@ -42,8 +44,10 @@ _ALL_TABLES: tuple[Table, ...] = (
 
 
 class MailboxStore(
+    OnboardingOps,  # first: it builds on CitizenOps and AccountOps
     CitizenOps,
     DeliveryOps,
+    LifecycleOps,
     ReadingOps,
     ConversationOps,
     ReceiptOps,

@@ -64,6 +64,42 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
+class CasePolicy:
+    """Subject tags that place a message in a case (asia) and say what kind of message it is.
+
+    Each tag is removed from the subject before the citizen sees it.
+    """
+
+    # A request for more information: the portal puts the reply form first.
+    request_tag: str = "[lisätietopyyntö]"
+    # `[<case_label>: REFERENCE]` names the case; `[<status_label>: STATUS]` updates its status.
+    case_label: str = "asia"
+    status_label: str = "tila"
+
+
+@dataclass(frozen=True)
+class SmtpLogin:
+    """An SMTP AUTH user of an organisation's mail servers; the password only as a salted hash."""
+
+    username: str
+    password_hash: str  # crypto.passwords format: $scrypt$ln=..,r=..,p=..$salt$key
+
+
+@dataclass(frozen=True)
+class ServerAuthPolicy:
+    """How an organisation's mail servers prove who they are besides their networks."""
+
+    # CA certificates (PEM) that issue the servers' TLS client certificates; a certificate
+    # must be issued directly by one of them.
+    tls_client_ca: Path | None = None
+    # SHA-256 fingerprints (64 hex digits, upper case) of the only client certificates accepted.
+    tls_client_fingerprints: tuple[str, ...] = ()
+    logins: tuple[SmtpLogin, ...] = ()
+    # MAIL without STARTTLS is refused for the organisation.
+    require_tls: bool = False
+
+
+@dataclass(frozen=True)
 class Organisation:
     """A sending organisation (a municipality or another authority)."""
 
@@ -78,6 +114,16 @@ class Organisation:
     replies: ReplyPolicy = ReplyPolicy()
     delivery: DeliveryPolicy = DeliveryPolicy()
     pgp: PgpPolicy = PgpPolicy()
+    cases: CasePolicy = CasePolicy()
+    # Networks the organisation's servers share with others (Microsoft 365, regional relays):
+    # a peer in one is identified by no organisation through its address alone.
+    shared_networks: tuple[IPNetwork, ...] = ()
+    server_auth: ServerAuthPolicy = ServerAuthPolicy()
+    # The name in Swedish and English for the portal ("" shows `name`, the Finnish one), and
+    # the services through which the organisation sends (shown to citizens as they are).
+    name_sv: str = ""
+    name_en: str = ""
+    services: tuple[str, ...] = ()
 
     def allows_sender(self, address: str) -> bool:
         """True when the address belongs to one of the organisation's sender domains."""
@@ -93,3 +139,5 @@ class Decision:
     organisation: Organisation | None
     trace: tuple[str, ...]
     reason: str = ""  # a stable name for a refusal, which the SMTP layer maps to its reply
+    # On a shared network: the organisations the signature may name at DATA.
+    candidates: tuple[Organisation, ...] = ()

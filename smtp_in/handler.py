@@ -1,5 +1,9 @@
 """The aiosmtpd handler: who is connecting (MAIL), whom the mail is for (RCPT), and DATA.
 
+Who is connecting: a TLS client certificate (mapped after STARTTLS), an SMTP AUTH login
+(`check_login`) or the source network (policies.connection). On a shared network nobody is
+identified: RCPT accepts every valid HETU and the signature names the organisation at DATA.
+
 DATA runs the ingest pipeline and answers only after the commit: 250 means stored for good.
 Logs name organisations, reply codes and stage traces; never addresses, HETUs or content.
 
@@ -18,15 +22,23 @@ import re
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
+
 from crypto.hetu import InvalidHetu, is_temporary, parse_hetu
+from crypto.passwords import DUMMY_HASH, verify_password
 from mailbox_store import MailboxStore, StoreError, StoreFull
-from policies.evaluate import identify_peer
-from policies.model import Organisation
+from policies.connection import (
+    Connection,
+    identify_client_certificate,
+    identify_connection,
+    login_decision,
+)
+from policies.model import Decision, Organisation
 from smtp_in import replies
 from smtp_in.dsn import MalformedDsn, NotADsn, parse_dsn
 from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, StagePool, run_pipeline
@@ -78,6 +90,17 @@ class BounceRecipient:
     queue_id: str
 
 
+# Why MAIL was refused (policies.connection reasons) -> the answer the peer gets.
+_CONNECTION_REPLIES = {
+    "unknown_peer": replies.UNKNOWN_PEER,
+    "tls_required": replies.TLS_REQUIRED,
+    "client_certificate_unknown": replies.CLIENT_CERT_UNKNOWN,
+    "client_certificate_not_pinned": replies.CLIENT_CERT_NOT_PINNED,
+    "client_certificate_ambiguous": replies.CLIENT_CERT_AMBIGUOUS,
+    "conflicting_authentication": replies.CONFLICTING_AUTHENTICATION,
+}
+
+
 class GatewayHandler:
     def __init__(
         self,
@@ -93,8 +116,16 @@ class GatewayHandler:
         bounce_mac: Mac,
         on_delivered: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = _now,
+        client_cas: Mapping[str, Sequence[x509.Certificate]] | None = None,
     ) -> None:
         self.organisations = tuple(organisations)
+        # Each organisation's tls_client_ca certificates (gateway.material.tls_client_cas).
+        self.client_cas = dict(client_cas or {})
+        self.logins = {
+            login.username: (org, login.password_hash)
+            for org in self.organisations
+            for login in org.server_auth.logins
+        }
         self.domains = {d.lower() for d in domains}
         self.submission_address = submission_address.lower()
         self.store = store
@@ -124,15 +155,18 @@ class GatewayHandler:
             return str(replies.SENDER_OK)
         # Unknown peers are refused before any recipient is examined, so nobody outside can
         # probe which HETUs have accounts.
-        decision = identify_peer(ipaddress.ip_address(session.peer[0]), self.organisations)
+        connection = Connection(
+            ipaddress.ip_address(session.peer[0]),
+            tls=session.ssl is not None,
+            certificate=session.certificate,
+            login=session.login,
+        )
+        decision = identify_connection(connection, self.organisations)
         if not decision.allowed:
-            log.info("refused MAIL from unregistered peer: %s", "; ".join(decision.trace))
-            return str(
-                replies.SHARED_NETWORK
-                if decision.reason == "shared_network"
-                else replies.UNKNOWN_PEER
-            )
+            log.info("refused MAIL: %s", "; ".join(decision.trace))
+            return str(_CONNECTION_REPLIES.get(decision.reason, replies.UNKNOWN_PEER))
         session.organisation = decision.organisation
+        session.candidates = decision.candidates
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(replies.SENDER_OK)
@@ -147,14 +181,15 @@ class GatewayHandler:
     ) -> str:
         if envelope.mail_from == "":
             return self._bounce_recipient(envelope, address, options)
-        reply, citizen_id = await self._recipient(address)
-        if reply is not replies.RECIPIENT_OK:
+        # On a shared network nobody is identified yet: no answer may tell who has an account.
+        reply, recipient = await self._recipient(address, defer=bool(session.candidates))
+        if recipient is None:
             return str(reply)
         if len(envelope.recipients) >= self.max_recipients:
             return str(replies.TOO_MANY_RECIPIENTS)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        envelope.recipients.append(Recipient(citizen_id))
+        envelope.recipients.append(recipient)
         return str(reply)
 
     def _bounce_recipient(self, envelope: GatewayEnvelope, address: str, options: list[str]) -> str:
@@ -178,14 +213,18 @@ class GatewayHandler:
         envelope.recipients.append(BounceRecipient(queue_id))
         return str(replies.RECIPIENT_OK)
 
-    async def _recipient(self, address: str) -> tuple[replies.Reply, str | None]:
+    async def _recipient(
+        self, address: str, *, defer: bool
+    ) -> tuple[replies.Reply, Recipient | None]:
+        """The answer, and the recipient when accepted; with `defer`, any valid HETU is
+        accepted and looked up only at DATA."""
         local, _, domain = address.rpartition("@")
         if domain.lower() not in self.domains:
             return replies.RELAY_DENIED, None
         if local.lower().startswith(BOUNCE_PREFIX):
             return replies.BOUNCE_NEEDS_NULL_SENDER, None
         if address.lower() == self.submission_address:
-            return replies.RECIPIENT_OK, None
+            return replies.RECIPIENT_OK, Recipient(None)
         if not _HETU_SHAPED.fullmatch(local):
             return replies.UNKNOWN_MAILBOX, None
         try:
@@ -195,6 +234,8 @@ class GatewayHandler:
         # Temporary codes are valid syntax, but only test environments have accounts for them.
         if is_temporary(hetu) and not self.allow_temporary_hetus:
             return replies.NO_ACCOUNT, None
+        if defer:
+            return replies.RECIPIENT_OK, Recipient(None, hetu=hetu)
         citizen_id = self.citizens.cached(hetu)
         if citizen_id is None:
             try:
@@ -203,7 +244,35 @@ class GatewayHandler:
                 return replies.TEMPORARY_FAILURE, None
         if citizen_id is None:
             return replies.NO_ACCOUNT, None
-        return replies.RECIPIENT_OK, citizen_id
+        return replies.RECIPIENT_OK, Recipient(citizen_id)
+
+    def handle_STARTTLS(  # noqa: N802 - aiosmtpd hook name
+        self, server: Any, session: Any, envelope: GatewayEnvelope
+    ) -> bool:
+        """Map a client certificate (verified by the TLS layer against every organisation's
+        tls_client_ca) to its organisation; MAIL acts on the decision."""
+        ssl_object = (session.ssl or {}).get("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der:
+            certificate = x509.load_der_x509_certificate(der)
+            session.certificate = identify_client_certificate(
+                certificate, self.client_cas, self.organisations
+            )
+            log.info("STARTTLS: %s", "; ".join(session.certificate.trace))
+        return True  # a refused certificate is answered at MAIL, with its reason
+
+    @property
+    def offers_auth(self) -> bool:
+        return bool(self.logins)
+
+    async def check_login(self, username: bytes, password: bytes) -> Decision:
+        """SMTP AUTH credentials -> the organisation. An unknown user costs the same scrypt
+        as a known one, so the time taken does not tell whether the user exists."""
+        name = username.decode("utf-8", "replace")
+        found = self.logins.get(name)
+        hashed = found[1] if found else DUMMY_HASH
+        valid = await asyncio.to_thread(verify_password, password, hashed)
+        return login_decision(name, found[0] if found and valid else None)
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
         self, server: Any, session: Any, envelope: GatewayEnvelope
@@ -215,31 +284,34 @@ class GatewayHandler:
         if envelope.mail_from == "":
             (bounce,) = envelope.recipients  # RCPT admits exactly one bounce address
             return await self._record_bounce(content, bounce.queue_id)
-        organisation: Organisation = session.organisation
+        organisation: Organisation | None = session.organisation
         message = Inbound(
             raw=content,
-            organisation_id=organisation.id,
+            organisation_id=organisation.id if organisation else "",
             recipients=tuple(envelope.recipients),
             received_at=self.clock(),
+            candidates=tuple(org.id for org in session.candidates),
+            tls=session.ssl is not None,
         )
+        sender = organisation.id if organisation else "a shared network"
         del content
         try:
             message = await run_pipeline(self.stages, message, self.pool)
         except Outcome as outcome:
             log.info(
                 "message from %s answered %s %s after %s",
-                organisation.id,
+                sender,
                 outcome.reply.code,
                 outcome.reply.status,
                 " > ".join(message.trace) or "start",
             )
             return str(outcome.reply)
         except Exception as exc:  # noqa: BLE001 - fail closed: the sender retries, nothing stored
-            log.error("ingest failed for a message from %s: %s", organisation.id, _describe(exc))
+            log.error("ingest failed for a message from %s: %s", sender, _describe(exc))
             return str(replies.TEMPORARY_FAILURE)
         log.info(
             "message from %s stored for %d citizen(s)%s",
-            organisation.id,
+            message.organisation_id,
             len(message.citizen_ids),
             " (already stored: resent)" if message.duplicate else "",
         )

@@ -44,6 +44,8 @@ class Recipient:
     """One accepted RCPT: a citizen named in the address, or the submission address."""
 
     citizen_id: str | None  # None for the submission address: HETUs stand in the body
+    # On a shared network RCPT reveals nothing: the HETU is looked up only at the policy stage.
+    hetu: str = ""
 
 
 @dataclass
@@ -51,7 +53,9 @@ class Inbound:
     """Everything the pipeline knows about one message, filled in stage by stage."""
 
     raw: bytes
-    organisation_id: str  # the organisation itself is looked up, not shipped to the pool
+    # The organisation itself is looked up, not shipped to the pool. Empty on a shared network:
+    # the unwrap stage sets it to the candidate whose trust anchors verify the signature.
+    organisation_id: str
     recipients: tuple[Recipient, ...]
     received_at: datetime
     header_block: bytes = b""
@@ -64,9 +68,16 @@ class Inbound:
     no_reply: bool = False  # the clerk's subject carried the organisation's no-reply tag
     # Verifiable delivery (by subject tag or policy): the deadline to acknowledge receipt.
     acknowledge_by: datetime | None = None
+    # From the case tags: "message", "request" (for more information) or "status", and the
+    # case reference and status named there ("" when absent).
+    kind: str = "message"
+    case_reference: str = ""
+    case_status: str = ""
     threads: dict[str, str] = field(default_factory=dict)  # citizen -> thread continued
     duplicate: bool = False
     trace: list[str] = field(default_factory=list)
+    candidates: tuple[str, ...] = ()  # organisation ids, when organisation_id is empty
+    tls: bool = False  # whether the connection used STARTTLS (require_tls of a candidate)
 
     def slimmed(self) -> Inbound:
         """The context without its bulky bytes, for the trip back from the process pool."""

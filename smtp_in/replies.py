@@ -39,11 +39,70 @@ UNKNOWN_PEER = Reply(
     "Yhteys ei tule rekisteroidylta organisaatiolta / "
     "Connection is not from a registered organisation",
 )
-SHARED_NETWORK = Reply(
+TLS_REQUIRED = Reply(
+    530,
+    "5.7.0",
+    "Organisaatio lahettaa vain salatulla yhteydella; anna ensin STARTTLS / "
+    "This organisation sends only over TLS; issue STARTTLS first",
+)
+CLIENT_CERT_UNKNOWN = Reply(
     550,
     "5.7.1",
-    "Verkko on usean organisaation yhteinen, eika se yksin tunnista lahettajaa / "
-    "This network is shared by several organisations and does not identify the sender",
+    "TLS-asiakasvarmenne ei ole minkaan organisaation varmentajan suoraan myontama / "
+    "The TLS client certificate is not issued directly by any organisation's client CA",
+)
+CLIENT_CERT_NOT_PINNED = Reply(
+    550,
+    "5.7.1",
+    "TLS-asiakasvarmenteen sormenjalki ei ole organisaation ilmoittamien joukossa / "
+    "The TLS client certificate's fingerprint is not one the organisation has pinned",
+)
+CLIENT_CERT_AMBIGUOUS = Reply(
+    550,
+    "5.7.1",
+    "TLS-asiakasvarmenne kelpaa usealle organisaatiolle; yllapidon on kiinnitettava se / "
+    "The TLS client certificate fits several organisations; its fingerprint must be pinned",
+)
+CONFLICTING_AUTHENTICATION = Reply(
+    550,
+    "5.7.1",
+    "TLS-asiakasvarmenne ja AUTH-tunnus kuuluvat eri organisaatioille / "
+    "The TLS client certificate and the AUTH login belong to different organisations",
+)
+
+# SMTP AUTH (RFC 4954): PLAIN and LOGIN, only over TLS
+AUTH_OK = Reply(235, "2.7.0", "Tunnistautuminen onnistui / Authentication successful")
+AUTH_NEEDS_TLS = Reply(
+    530,
+    "5.7.0",
+    "Tunnistautuminen (AUTH) vasta STARTTLS:n jalkeen / Issue STARTTLS before AUTH",
+)
+AUTH_FAILED = Reply(
+    535, "5.7.8", "Tunnus tai salasana ei kelpaa / Authentication credentials invalid"
+)
+AUTH_TOO_MANY_FAILURES = Reply(
+    421,
+    "4.7.0",
+    "Liian monta epaonnistunutta tunnistautumista; yhteys suljetaan / "
+    "Too many failed authentication attempts; closing the connection",
+)
+AUTH_UNAVAILABLE = Reply(
+    502, "5.5.1", "Tunnistautumista (AUTH) ei ole kaytossa / AUTH is not offered here"
+)
+AUTH_MECHANISM = Reply(
+    504,
+    "5.5.4",
+    "Tuntematon tunnistautumistapa; kayta PLAIN tai LOGIN / "
+    "Unrecognised authentication mechanism; use PLAIN or LOGIN",
+)
+AUTH_SYNTAX = Reply(
+    501, "5.5.2", "Tunnistautumistietoja ei voi lukea / Cannot decode the authentication data"
+)
+AUTH_NOT_NOW = Reply(
+    503,
+    "5.5.1",
+    "Jo tunnistauduttu, tai viesti on kesken / "
+    "Already authenticated, or a mail transaction is open",
 )
 RELAY_DENIED = Reply(
     550,
@@ -254,6 +313,14 @@ ORGANISATION_KEY_REVOKED = Reply(
     "5.7.1",
     "Organisaation OpenPGP-avain on mitatoity; toimita uusi avain / "
     "The organisation's OpenPGP key has been revoked; supply a new key",
+)
+# Every S/MIME trust anchor configured for the organisation has expired: nothing can chain.
+ORGANISATION_CA_EXPIRED = Reply(
+    550,
+    "5.7.1",
+    "Organisaation varmentajan varmenne on vanhentunut yhdyskaytavalla; ota yhteys sen "
+    "yllapitoon / The organisation's CA certificate at the gateway has expired; contact its "
+    "postmaster",
 )
 PARTIAL = Reply(
     550,

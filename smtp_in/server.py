@@ -7,18 +7,27 @@ Overridden, each for a reason:
   instead of 4x) that enforces the size limit while reading and answers 552 5.3.4.
 - push: aiosmtpd hard-codes some replies without RFC 3463 codes; we advertise
   ENHANCEDSTATUSCODES, so every reply gets one.
+- AUTH: PLAIN and LOGIN only after STARTTLS (530 5.7.0 before), checked by the handler in a
+  thread (scrypt), the connection dropped after `MAX_FAILED_LOGINS` failures; aiosmtpd's own
+  runs its authenticator on the event loop and answers 538 before TLS.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import collections
 import logging
 import re
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
+from policies.model import Decision, Organisation
 from smtp_in import replies
+
+log = logging.getLogger(__name__)
 
 # aiosmtpd logs each command line, RCPT addresses (which hold HETUs) included, at INFO and DEBUG.
 AIOSMTPD_LOGGER = "mail.log"
@@ -47,6 +56,7 @@ _GENERIC_ENHANCED = {
 _SIMPLE_PATH = re.compile(r"\s*<([^<>@\s\"\\()\[\],;:]+@[A-Za-z0-9.-]+|)>(?:\s+(.*))?")
 _DATA_TERMINATOR = b"\r\n.\r\n"
 _READ_CHUNK = 1 << 18
+MAX_FAILED_LOGINS = 3  # per connection; then 421 and the connection is closed
 
 
 class GatewayEnvelope(Envelope):
@@ -55,6 +65,20 @@ class GatewayEnvelope(Envelope):
     def __init__(self) -> None:
         super().__init__()
         self.recipients: list[Any] = []  # smtp_in.pipeline.Recipient, in RCPT order
+
+
+class GatewaySession(Session):
+    """aiosmtpd's session plus who the peer proved to be. STARTTLS starts a new session
+    (RFC 3207 section 4.2), so nothing said before TLS survives it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.certificate: Decision | None = None  # the TLS client certificate's decision
+        self.login: Decision | None = None  # a successful AUTH
+        self.failed_logins = 0
+        # Set at MAIL: the organisation, or on a shared network the ones the signature may name.
+        self.organisation: Organisation | None = None
+        self.candidates: tuple[Organisation, ...] = ()
 
 
 class GatewaySMTP(SMTP):
@@ -70,9 +94,16 @@ class GatewaySMTP(SMTP):
     def _create_envelope(self) -> GatewayEnvelope:
         return GatewayEnvelope()
 
+    def _create_session(self) -> GatewaySession:
+        return GatewaySession(self.loop)
+
+    def _offers_auth(self) -> bool:
+        """AUTH is offered over TLS where some organisation has SMTP AUTH logins."""
+        return bool(self._tls_protocol) and bool(getattr(self.event_handler, "offers_auth", False))
+
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str | None) -> None:  # noqa: N802 - aiosmtpd's naming
-        # Rebuilt to advertise ENHANCEDSTATUSCODES and to offer no AUTH until it is configured.
+        # Rebuilt to advertise ENHANCEDSTATUSCODES, and AUTH only over TLS and when configured.
         if not hostname:
             await self.push("501 5.5.4 Syntax: EHLO hostname")
             return
@@ -85,10 +116,83 @@ class GatewaySMTP(SMTP):
             lines.insert(1, f"SIZE {self.data_size_limit}")
         if self.tls_context and not self._tls_protocol:
             lines.append("STARTTLS")
+        if self._offers_auth():
+            lines.append("AUTH PLAIN LOGIN")
         lines.append("HELP")
         for line in lines[:-1]:
             await SMTP.push(self, f"250-{line}")  # EHLO lines carry no enhanced code
         await SMTP.push(self, f"250 {lines[-1]}")
+
+    @syntax("AUTH <mechanism> [initial-response]")
+    async def smtp_AUTH(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's naming
+        if await self.check_helo_needed("EHLO"):
+            return
+        session = self.session
+        assert isinstance(session, GatewaySession) and self.envelope is not None
+        if not session.extended_smtp or not getattr(self.event_handler, "offers_auth", False):
+            await self.push(str(replies.AUTH_UNAVAILABLE))
+            return
+        if not self._tls_protocol:
+            await self.push(str(replies.AUTH_NEEDS_TLS))
+            return
+        if session.login is not None or self.envelope.mail_from is not None:
+            await self.push(str(replies.AUTH_NOT_NOW))
+            return
+        words = (arg or "").split()
+        if not 1 <= len(words) <= 2 or words[0].upper() not in ("PLAIN", "LOGIN"):
+            await self.push(str(replies.AUTH_MECHANISM))
+            return
+        initial = words[1] if len(words) > 1 else None
+        credentials = await self._credentials(words[0].upper(), initial)
+        if credentials is None:
+            return  # the reason was answered already
+        decision: Decision = await self.event_handler.check_login(*credentials)
+        if decision.allowed:
+            session.login = decision
+            session.authenticated = True
+            log.info("%s", "; ".join(decision.trace))
+            await self.push(str(replies.AUTH_OK))
+            return
+        session.failed_logins += 1
+        log.info("SMTP AUTH failed (%d of %d)", session.failed_logins, MAX_FAILED_LOGINS)
+        if session.failed_logins < MAX_FAILED_LOGINS:
+            await self.push(str(replies.AUTH_FAILED))
+            return
+        # Guessing costs a new connection (and TLS handshake) every few tries.
+        await self.push(str(replies.AUTH_TOO_MANY_FAILURES))
+        assert self._handler_coroutine is not None and self.transport is not None
+        self._handler_coroutine.cancel()
+        self.transport.close()
+
+    async def _credentials(self, mechanism: str, initial: str | None) -> tuple[bytes, bytes] | None:
+        """(username, password) by RFC 4616 PLAIN or the LOGIN exchange; None when answered."""
+        if mechanism == "PLAIN":
+            blob = await self._auth_response(initial, "")
+            if blob is None:
+                return None
+            parts = blob.split(b"\0")
+            if len(parts) != 3:
+                await self.push(str(replies.AUTH_SYNTAX))
+                return None
+            return parts[1], parts[2]
+        username = await self._auth_response(initial, "Username:")
+        if username is None:
+            return None
+        password = await self._auth_response(None, "Password:")
+        return None if password is None else (username, password)
+
+    async def _auth_response(self, initial: str | None, challenge: str) -> bytes | None:
+        if initial is None:
+            # aiosmtpd's challenge answers an abort (*) or bad base64 itself, with codes.
+            blob = await self.challenge_auth(challenge)
+            return None if blob is MISSING else blob
+        if initial == "=":  # RFC 4954: an empty initial response
+            return b""
+        try:
+            return base64.b64decode(initial, validate=True)
+        except binascii.Error:
+            await self.push(str(replies.AUTH_SYNTAX))
+            return None
 
     @syntax("VRFY <address>")
     async def smtp_VRFY(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's naming

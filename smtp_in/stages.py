@@ -33,8 +33,9 @@ from mailbox_store import (
     StoreFull,
     StoreUnavailable,
 )
+from policies.connection import choose_signer_organisation
 from policies.evaluate import check_signer
-from policies.model import Organisation
+from policies.model import CasePolicy, Organisation
 from smtp_in import replies
 from smtp_in.answers import answered_thread
 from smtp_in.extract import ExtractError, ExtractFailure, extract
@@ -137,19 +138,59 @@ def unwrap(message: Inbound) -> None:
     """Decrypt with the gateway's keys and verify every signature and its chain.
 
     An organisation with OpenPGP keys goes the OpenPGP way, unless the message is S/MIME.
+    On a shared network the signature decides which candidate organisation sends.
     """
+    if message.organisation_id:
+        _open_as(message, message.organisation_id)
+    else:
+        _open_for_candidates(message)
+
+
+def _open_for_candidates(message: Inbound) -> None:
+    """Try the candidates whose sender domains hold From, in turn, until one's trust anchors
+    verify the signer (usually the first: domains are rarely shared)."""
+    material = _crypto_material()
+    candidates = [material.organisations[org_id] for org_id in message.candidates]
+    decision = choose_signer_organisation(_from_address(message.header_block), candidates)
+    message.trace.extend(decision.trace)
+    if not decision.allowed:
+        raise Reject(replies.SENDER_DOMAIN)
+    last = decision.candidates[-1]
+    for org in decision.candidates:
+        try:
+            _open_as(message, org.id)
+        except Reject as refusal:
+            if org is last or refusal.reply is not replies.UNTRUSTED_SIGNER:
+                raise
+            message.trace.append(f"shared network: the signer does not chain to {org.id}'s anchors")
+            continue
+        message.trace.append(f"shared network: the signature names organisation {org.id}")
+        if org.server_auth.require_tls and not message.tls:
+            message.trace.append(f"require_tls: organisation {org.id} sends only over STARTTLS")
+            raise Reject(replies.TLS_REQUIRED)
+        message.organisation_id = org.id
+        return
+
+
+def _open_as(message: Inbound, organisation_id: str) -> None:
     material = _crypto_material()
     pgp = material.pgp
-    organisation = material.organisations[message.organisation_id]
-    if pgp is not None and message.organisation_id in pgp.disabled:
-        raise Reject(_DISABLED_REPLIES[pgp.disabled[message.organisation_id]])
+    organisation = material.organisations[organisation_id]
+    if pgp is not None and organisation_id in pgp.disabled:
+        raise Reject(_DISABLED_REPLIES[pgp.disabled[organisation_id]])
     if pgp is not None and organisation.pgp.key_files and not is_smime_shaped(message.raw):
         try:
             message.opened = open_pgp_message(message.raw, pgp)
         except PgpError as exc:
             raise Reject(_PGP_REPLIES[exc.failure]) from None
     else:
-        anchors = material.anchors.get(message.organisation_id, ())
+        anchors = material.anchors.get(organisation_id, ())
+        if anchors and all(message.received_at > a.not_valid_after_utc for a in anchors):
+            # The organisation is disabled, not the gateway; the clerk learns why.
+            message.trace.append(
+                f"trust anchors: every trust anchor of organisation {organisation.id} has expired"
+            )
+            raise Reject(replies.ORGANISATION_CA_EXPIRED)
         try:
             message.opened = open_message(
                 message.raw, material.keys, anchors, now=message.received_at
@@ -243,6 +284,7 @@ def extract_content(message: Inbound) -> None:
     if tagged or organisation.delivery.verifiable_by_default:
         days = organisation.delivery.acknowledge_days
         message.acknowledge_by = message.received_at + timedelta(days=days)
+    subject = _case_tags(message, subject, organisation.cases)
     message.extracted = dataclasses.replace(extracted, subject=subject)
     if any(a.span for a in extracted.attachments):
         message.content_offset = _offset_in(message.evidence, message.opened.content)
@@ -269,6 +311,32 @@ def _without_tag(subject: str, tag: str) -> tuple[str, bool]:
     return " ".join((subject[:at] + subject[at + len(tag) :]).split()), True
 
 
+# Longer values are cut: a reference or status is a short label, not a text.
+_MAX_CASE_VALUE = 200
+
+
+def _case_tags(message: Inbound, subject: str, policy: CasePolicy) -> str:
+    """Record the case tags on `message`; returns the subject without them."""
+    subject, request = _without_tag(subject, policy.request_tag)
+    subject, message.case_reference = _without_valued_tag(subject, policy.case_label)
+    subject, message.case_status = _without_valued_tag(subject, policy.status_label)
+    if request:
+        message.kind = "request"
+    elif message.case_status:
+        message.kind = "status"
+    return subject
+
+
+def _without_valued_tag(subject: str, label: str) -> tuple[str, str]:
+    """The subject without the first `[label: VALUE]` (any case), and VALUE ("" if none)."""
+    tag = r"\[\s*" + re.escape(label) + r"\s*:\s*([^\[\]]*?)\s*\]"
+    found = re.search(tag, subject, re.IGNORECASE)
+    if found is None or not found.group(1):
+        return subject, ""
+    rest = subject[: found.start()] + subject[found.end() :]
+    return " ".join(rest.split()), found.group(1)[:_MAX_CASE_VALUE]
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     allow_temporary_hetus: bool
@@ -284,7 +352,10 @@ def resolve_recipients(store: MailboxStore, settings: StoreSettings, message: In
     """
     assert message.extracted is not None
     ids = [r.citizen_id for r in message.recipients if r.citizen_id is not None]
-    if any(r.citizen_id is None for r in message.recipients):
+    deferred = [r.hetu for r in message.recipients if r.hetu]
+    if deferred:
+        ids.extend(_deferred_recipients(store, deferred))
+    if any(r.citizen_id is None and not r.hetu for r in message.recipients):
         answered = _storage(
             answered_thread,
             store,
@@ -301,6 +372,22 @@ def resolve_recipients(store: MailboxStore, settings: StoreSettings, message: In
         else:
             ids.extend(_body_recipients(store, settings, message.extracted.hetus))
     message.citizen_ids = tuple(dict.fromkeys(ids))  # one copy per citizen, order kept
+
+
+def _deferred_recipients(store: MailboxStore, hetus: list[str]) -> list[str]:
+    """RCPT addresses from a shared network, looked up now that the signer is known: all of
+    them deliverable, or the message is refused listing the masked codes without an account."""
+    ids: list[str] = []
+    without_account: list[str] = []
+    for hetu in hetus:
+        citizen = _storage(store.active_citizen_id, hetu)
+        if citizen is None:
+            without_account.append(mask_hetu(hetu))
+        else:
+            ids.append(citizen)
+    if without_account:
+        raise Reject(replies.body_recipients_refused([], without_account))
+    return ids
 
 
 def _body_recipients(
@@ -353,6 +440,9 @@ def store_message(store: MailboxStore, message: Inbound) -> None:
         no_reply=message.no_reply,
         threads=message.threads,
         acknowledge_by=message.acknowledge_by,
+        kind=message.kind,
+        case_reference=message.case_reference or None,
+        case_status=message.case_status or None,
     )
     stored = _storage(store.store_delivery, delivery)
     message.duplicate = not stored.message_ids

@@ -246,7 +246,9 @@ class AccountRoutes:
                 if message is not None:
                     yield message
 
-        describe = partial(describe_message, visitor.lang, portal.organisation_name)
+        describe = partial(
+            describe_message, visitor.lang, portal.organisation_names(visitor.lang)
+        )
         today = datetime.now(UTC)
         return StreamingResponse(
             zip_stream(messages(), describe),

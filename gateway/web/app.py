@@ -22,16 +22,20 @@ from starlette.routing import Route
 from gateway.web.account_routes import AccountRoutes
 from gateway.web.acknowledge_routes import AcknowledgeRoutes
 from gateway.web.auth_routes import DevelopmentLogin, Logout
+from gateway.web.case_routes import CaseRoutes
 from gateway.web.event_routes import EventRoutes
 from gateway.web.headers import SecurityHeadersMiddleware, add_security_headers
 from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.mailbox_routes import Mailbox
 from gateway.web.oidc import RelyingParty
 from gateway.web.oidc_routes import OidcLogin
+from gateway.web.organisations import OrganisationProfile, service_profile
 from gateway.web.pages import Pages
 from gateway.web.portal import Portal
 from gateway.web.reply_routes import ReplyRoutes
+from gateway.web.services_routes import ServicesRoutes
 from gateway.web.store_port import PortalStore, ReceiptPort, ReplyPort
+from gateway.web.terms_routes import TermsRoutes
 from gateway.web.tokens import PortalTokens
 from mailbox_store import SERVICE_ORGANISATION
 
@@ -43,7 +47,7 @@ def create_app(
     *,
     secret_key: bytes,
     auth_mode: str,
-    organisations: Mapping[str, str],
+    organisations: Mapping[str, str | OrganisationProfile],
     secure_cookies: bool,
     hetu_parser: Callable[[str], str],
     idle_timeout: timedelta = timedelta(minutes=30),
@@ -52,37 +56,54 @@ def create_app(
     receipts: ReceiptPort | None = None,
     oidc: RelyingParty | None = None,
     chain_signer: Callable[[bytes], bytes] | None = None,
+    terms_version: int | None = None,
+    deleted_retention: timedelta = timedelta(days=30),
 ) -> Starlette:
     """Return the portal application.
 
-    `organisations` maps organisation ids to display names; `hetu_parser` returns the normalised
-    HETU or raises ValueError. `secret_key` (at least 32 bytes) signs cookies and CSRF tokens.
-    `oidc` logs citizens in through the identification broker when `auth_mode` is not "test".
-    `chain_signer` signs the head of event log exports with the gateway's key.
+    `organisations` maps organisation ids to their names in fi/sv/en and services (or to just a
+    Finnish name); `hetu_parser` returns the normalised HETU or raises ValueError. `secret_key`
+    (at least 32 bytes) signs cookies and CSRF tokens. `oidc` logs citizens in through the
+    identification broker when `auth_mode` is not "test". `chain_signer` signs the head of event
+    log exports with the gateway's key. With `terms_version`, a citizen without an account opens
+    one at first login by accepting the terms of use, and that version is asked of everyone;
+    without it, only accounts the operator made may log in.
     """
     pages = Pages()
     portal = Portal(
         store=store,
         tokens=PortalTokens(secret_key),
         pages=pages,
-        # Messages the service itself delivers (event log exports) come from the service.
-        organisations={SERVICE_ORGANISATION: "Asiointitili", **organisations},
+        # Messages the service itself delivers (welcome, event log exports) come from it.
+        organisations={
+            SERVICE_ORGANISATION: service_profile(),
+            **{
+                org_id: OrganisationProfile({DEFAULT_LANG: org}) if isinstance(org, str) else org
+                for org_id, org in organisations.items()
+            },
+        },
         secure_cookies=secure_cookies,
         idle_timeout=idle_timeout,
         session_lifetime=session_lifetime,
         replies=replies,
         receipts=receipts,
         chain_signer=chain_signer,
+        terms_version=terms_version,
+        deleted_retention=deleted_retention,
     )
     routes = [
         *Mailbox(portal).routes(),
         *ReplyRoutes(portal).routes(),
         *AcknowledgeRoutes(portal).routes(),
+        *CaseRoutes(portal).routes(),
         *AccountRoutes(portal).routes(),
         *EventRoutes(portal).routes(),
+        *ServicesRoutes(portal).routes(),
         *Logout(portal).routes(),
         _stylesheet_route(),
     ]
+    if terms_version is not None:
+        routes += TermsRoutes(portal, terms_version).routes()
     if auth_mode == "test":
         routes += DevelopmentLogin(portal, hetu_parser).routes()
     elif oidc is not None:

@@ -1,5 +1,5 @@
-"""Test identification (login by typing a HETU), logout, and `start_session`, which every login
-method (this one and OpenID Connect in `oidc_routes`) ends with.
+"""Test identification (login by typing a HETU), logout, and `identified` and `start_session`,
+which every login method (this one and OpenID Connect in `oidc_routes`) ends with.
 
 Test identification stands in for the national identification service during development; it is
 mounted only when `auth.mode = "test"`, and its page says so in a banner. The HETU travels only
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from gateway.web.account_routes import CLOSE_PATH
 from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.portal import Portal, current_visitor
+from gateway.web.terms import PendingLogin, hold_for_terms
 
 # Pages that send the citizen to identify again, and get them back after login.
 _RETURN_PATHS = frozenset({CLOSE_PATH})
@@ -77,6 +78,43 @@ async def start_session(
     return response
 
 
+async def identified(
+    portal: Portal,
+    request: Request,
+    hetu: str,
+    *,
+    name: str | None,
+    identified_by: str,
+    then: str,
+    lang: str = DEFAULT_LANG,
+) -> Response | None:
+    """Where an identified citizen goes next; None when they may not log in (closed account).
+
+    A citizen without an account, or who accepted older terms of use, first sees the terms
+    (`gateway.web.terms`); nothing else until they accept. Everyone else gets a session.
+    """
+    account = await run_in_threadpool(portal.store.login_account, hetu)
+    if account is not None and account.status not in ("active", "passive"):
+        return None
+    if portal.terms_version is None:
+        # Without terms of use, accounts are the operator's to make.
+        if account is None:
+            return None
+    elif account is None or (account.terms_version or 0) < portal.terms_version:
+        pending = PendingLogin(
+            citizen_id=account.id if account is not None else "",
+            hetu="" if account is not None else hetu,
+            name=name or "",
+            identified_by=identified_by,
+            then=then,
+            lang=lang,
+            nonce=portal.tokens.new_login_nonce(),
+        )
+        return await hold_for_terms(portal, request, pending)
+    # Passive accounts too: their holders come in to read, export or reactivate.
+    return await start_session(portal, request, account.id, identified_by=identified_by, then=then)
+
+
 class DevelopmentLogin:
     """GET and POST /login: the development-only identification form."""
 
@@ -107,15 +145,14 @@ class DevelopmentLogin:
             return self._form_page(
                 request, error_key="error_invalid_hetu", status_code=400, then=then
             )
-        # Passive accounts too: their holders come in to read, export or reactivate.
-        citizen_id = await run_in_threadpool(portal.store.portal_citizen_id, hetu)
-        if citizen_id is None:
+        # Test identification has no name to give: a new account's holder types it.
+        response = await identified(
+            portal, request, hetu, name=None, identified_by="test", then=then
+        )
+        if response is None:
             return self._form_page(
                 request, error_key="error_no_account", status_code=403, then=then
             )
-        response = await start_session(
-            portal, request, citizen_id, identified_by="test", then=then
-        )
         portal.delete_cookie(response, portal.login_csrf_cookie)
         return response
 

@@ -50,6 +50,7 @@ def describe_event(
         "organisation": organisation_name(organisation) if isinstance(organisation, str) else "",
         "method": _method(texts, detail.get("method")),
         "count": detail.get("messages", ""),
+        "version": detail.get("version", ""),
         "fields": ", ".join(
             texts.get(f"setting_{name}", str(name)) for name in detail.get("fields", ())
         ),

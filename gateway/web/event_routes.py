@@ -107,10 +107,11 @@ class EventRoutes:
                 limit=PAGE_SIZE + 1,
             )
         )
+        names = portal.organisation_names(visitor.lang)
         lines = [
             EventLine(
                 event.at,
-                describe_event(visitor.lang, event.kind, event.detail, portal.organisation_name),
+                describe_event(visitor.lang, event.kind, event.detail, names),
             )
             for event in list(events)[:PAGE_SIZE]
         ]
@@ -138,7 +139,7 @@ class EventRoutes:
                 visitor.citizen_id,
                 chain,
                 now,
-                organisation_name=portal.organisation_name,
+                organisation_name=portal.organisation_names(visitor.lang),
                 format_datetime=partial(format_datetime, visitor.lang),
                 signer=portal.chain_signer,
             )

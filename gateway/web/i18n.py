@@ -86,6 +86,46 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "Vastaus on liian pitkä. Lähetä pitkä teksti liitteenä.",
         "reply_too_many_attachments": "Liitteitä on liikaa.",
         "reply_attachment_too_large": "Liite on liian suuri.",
+        # -- cases, deletion and reminders (case_routes, message.html) --
+        "nav_cases": "Asiat",
+        "nav_deleted": "Poistetut",
+        "kind_label": "Viestin laji",
+        "kind_request": "Lisätietopyyntö",
+        "kind_status": "Asian tilatieto",
+        "case_label": "Asia",
+        "case_status_label": "Tila",
+        "case_status_none": "Ei tilatietoa",
+        "cases_heading": "Asiat",
+        "cases_intro": (
+            "Viestit, jotka organisaatio on liittänyt asiaan, asioittain. Uusimman viestin asia "
+            "on ensin, ja kunkin asian viimeisin tila näkyy sen kohdalla."
+        ),
+        "cases_empty": "Sinulla ei ole viestejä, jotka kuuluvat johonkin asiaan.",
+        "request_intro": (
+            "Lähettäjä pyytää sinulta lisätietoja. Vastaa tällä lomakkeella; pyyntö on "
+            "luettavissa lomakkeen alla."
+        ),
+        "delete_button": "Poista viesti",
+        "delete_hint": (
+            "Poistettu viesti säilyy Poistetut-näkymässä {days} päivää, ja sen voi palauttaa "
+            "sinä aikana. Sen jälkeen viesti liitteineen poistetaan lopullisesti."
+        ),
+        "deleted_notice": "Viesti siirrettiin poistettuihin.",
+        "message_deleted_heading": "Poistettu viesti",
+        "message_deleted_notice": "Poistit tämän viestin. Se poistetaan lopullisesti",
+        "restore_button": "Palauta viesti",
+        "deleted_heading": "Poistetut viestit",
+        "deleted_intro": (
+            "Poistamasi viestit säilyvät täällä {days} päivää. Sen jälkeen ne poistetaan "
+            "liitteineen lopullisesti; tapahtumalokiin jää merkintä."
+        ),
+        "deleted_empty": "Ei poistettuja viestejä.",
+        "col_deleted": "Poistettu",
+        "col_purge": "Poistetaan lopullisesti",
+        "event_message_deleted": "Poistit viestin: {organisation}.",
+        "event_message_restored": "Palautit poistetun viestin: {organisation}.",
+        "event_message_purged": "Poistettu viesti poistettiin lopullisesti: {organisation}.",
+        "event_message_reminded": "Sinua muistutettiin lukemattomasta viestistä: {organisation}.",
         "language_name": "Suomeksi",
         "language_choice": "Kieli",
         "oidc_intro": (
@@ -278,6 +318,60 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "setting_notify_email": "sähköposti-ilmoitukset",
         "setting_notify_sms": "tekstiviesti-ilmoitukset",
         "setting_lang": "kieli",
+        "nav_services": "Liittyneet palvelut",
+        "services_heading": "Liittyneet palvelut",
+        "services_intro": (
+            "Nämä organisaatiot lähettävät viestejä asiointitilille. Organisaation alla on "
+            "lueteltu palvelut, joista viestit tulevat."
+        ),
+        "services_none": "Organisaatio ei ole ilmoittanut palveluitaan.",
+        "services_empty": "Yksikään organisaatio ei ole vielä liittynyt palveluun.",
+        "terms_heading": "Käyttöehdot",
+        "terms_intro_new": (
+            "Tervetuloa! Sinulla ei vielä ole asiointitiliä. Lue käyttöehdot. Kun hyväksyt ne, "
+            "asiointitili avataan sinulle."
+        ),
+        "terms_intro_changed": (
+            "Käyttöehdot ovat muuttuneet. Hyväksy uudet ehdot, niin pääset asiointitilillesi."
+        ),
+        "terms_version": "Käyttöehtojen versio {version}",
+        "terms_account_heading": "Asiointitilin tiedot",
+        "name_label": "Nimi",
+        "name_hint": "Nimi, jolla sinut näytetään palvelussa.",
+        "terms_contact_intro": (
+            "Voit antaa sähköpostiosoitteen ja matkapuhelinnumeron, jos haluat ilmoituksen uusista "
+            "viesteistä. Voit muuttaa niitä myöhemmin tilin asetuksista."
+        ),
+        "terms_accept_label": "Olen lukenut käyttöehdot ja hyväksyn ne",
+        "terms_accept_button_new": "Hyväksy ja avaa asiointitili",
+        "terms_accept_button": "Hyväksy käyttöehdot",
+        "terms_decline_button_new": "En hyväksy, kirjaudu ulos",
+        "terms_decline_button": "Kirjaudu ulos hyväksymättä",
+        "error_terms_accept": "Hyväksy käyttöehdot, jotta voit jatkaa.",
+        "error_name": "Kirjoita nimesi (enintään 200 merkkiä).",
+        "terms_declined_heading": "Kirjauduit ulos",
+        "terms_declined_new": (
+            "Et hyväksynyt käyttöehtoja, joten asiointitiliä ei avattu eikä sinusta tallennettu "
+            "tietoja."
+        ),
+        "terms_declined_changed": (
+            "Et hyväksynyt uusia käyttöehtoja. Viestisi säilyvät asiointitilillä, ja voit "
+            "hyväksyä ehdot, kun kirjaudut seuraavan kerran."
+        ),
+        "login_again": "Kirjaudu sisään",
+        "welcome_subject": "Tervetuloa asiointitilin käyttäjäksi",
+        "welcome_text": (
+            "Tervetuloa asiointitilin käyttäjäksi!\n\n"
+            "Viranomaiset ja kunnat, jotka ovat liittyneet palveluun, lähettävät sinulle "
+            "päätöksensä ja muut viestinsä tänne paperikirjeen sijaan. Näet ne kohdassa "
+            "Saapuneet.\n\n"
+            "Tilin asetuksissa voit antaa sähköpostiosoitteen, johon saat ilmoituksen uusista "
+            "viesteistä, ja vaihtaa asioinnin kielen. Liittyneet palvelut -sivulla näet, ketkä "
+            "voivat lähettää sinulle viestejä. Tapahtumalokista näet kaiken, mitä tililläsi on "
+            "tapahtunut."
+        ),
+        "event_account_created": "Avasit asiointitilin.",
+        "event_terms_accepted": "Hyväksyit käyttöehdot (versio {version}).",
         "datetime_format": "{d}.{m}.{y} klo {H}.{M}",
     },
     "sv": {
@@ -349,6 +443,46 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "Svaret är för långt. Skicka lång text som bilaga.",
         "reply_too_many_attachments": "För många bilagor.",
         "reply_attachment_too_large": "En bilaga är för stor.",
+        # -- cases, deletion and reminders (case_routes, message.html) --
+        "nav_cases": "Ärenden",
+        "nav_deleted": "Raderade",
+        "kind_label": "Typ av meddelande",
+        "kind_request": "Begäran om tilläggsuppgifter",
+        "kind_status": "Lägesuppgift om ärendet",
+        "case_label": "Ärende",
+        "case_status_label": "Läge",
+        "case_status_none": "Inga lägesuppgifter",
+        "cases_heading": "Ärenden",
+        "cases_intro": (
+            "Meddelanden som organisationen har kopplat till ett ärende, ärende för ärende. "
+            "Ärendet med det nyaste meddelandet kommer först, med dess senaste läge."
+        ),
+        "cases_empty": "Du har inga meddelanden som hör till ett ärende.",
+        "request_intro": (
+            "Avsändaren ber dig om tilläggsuppgifter. Svara med det här formuläret; begäran "
+            "finns att läsa under formuläret."
+        ),
+        "delete_button": "Radera meddelandet",
+        "delete_hint": (
+            "Ett raderat meddelande finns kvar under Raderade i {days} dagar och kan återställas "
+            "under den tiden. Därefter raderas det med bilagor för gott."
+        ),
+        "deleted_notice": "Meddelandet flyttades till raderade.",
+        "message_deleted_heading": "Raderat meddelande",
+        "message_deleted_notice": "Du raderade det här meddelandet. Det raderas för gott",
+        "restore_button": "Återställ meddelandet",
+        "deleted_heading": "Raderade meddelanden",
+        "deleted_intro": (
+            "Meddelanden du raderat finns kvar här i {days} dagar. Därefter raderas de med "
+            "bilagor för gott; en anteckning blir kvar i händelseloggen."
+        ),
+        "deleted_empty": "Inga raderade meddelanden.",
+        "col_deleted": "Raderat",
+        "col_purge": "Raderas för gott",
+        "event_message_deleted": "Du raderade ett meddelande: {organisation}.",
+        "event_message_restored": "Du återställde ett raderat meddelande: {organisation}.",
+        "event_message_purged": "Ett raderat meddelande raderades för gott: {organisation}.",
+        "event_message_reminded": "Du påmindes om ett oläst meddelande: {organisation}.",
         "language_name": "På svenska",
         "language_choice": "Språk",
         "oidc_intro": (
@@ -540,6 +674,59 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "setting_notify_email": "meddelanden per e-post",
         "setting_notify_sms": "meddelanden per sms",
         "setting_lang": "språk",
+        "nav_services": "Anslutna tjänster",
+        "services_heading": "Anslutna tjänster",
+        "services_intro": (
+            "De här organisationerna skickar meddelanden till e-tjänstekontot. Under varje "
+            "organisation står de tjänster som meddelandena kommer från."
+        ),
+        "services_none": "Organisationen har inte angett sina tjänster.",
+        "services_empty": "Ingen organisation har ännu anslutit sig till tjänsten.",
+        "terms_heading": "Användarvillkor",
+        "terms_intro_new": (
+            "Välkommen! Du har ännu inget e-tjänstekonto. Läs användarvillkoren. När du godkänner "
+            "dem öppnas ett e-tjänstekonto för dig."
+        ),
+        "terms_intro_changed": (
+            "Användarvillkoren har ändrats. Godkänn de nya villkoren för att komma till ditt "
+            "e-tjänstekonto."
+        ),
+        "terms_version": "Användarvillkorens version {version}",
+        "terms_account_heading": "Uppgifter för e-tjänstekontot",
+        "name_label": "Namn",
+        "name_hint": "Namnet som visas för dig i tjänsten.",
+        "terms_contact_intro": (
+            "Du kan ange en e-postadress och ett mobilnummer om du vill få meddelanden om nya "
+            "meddelanden. Du kan ändra dem senare i kontoinställningarna."
+        ),
+        "terms_accept_label": "Jag har läst användarvillkoren och godkänner dem",
+        "terms_accept_button_new": "Godkänn och öppna e-tjänstekontot",
+        "terms_accept_button": "Godkänn användarvillkoren",
+        "terms_decline_button_new": "Jag godkänner inte, logga ut",
+        "terms_decline_button": "Logga ut utan att godkänna",
+        "error_terms_accept": "Godkänn användarvillkoren för att fortsätta.",
+        "error_name": "Skriv ditt namn (högst 200 tecken).",
+        "terms_declined_heading": "Du har loggat ut",
+        "terms_declined_new": (
+            "Du godkände inte användarvillkoren, så inget e-tjänstekonto öppnades och inga "
+            "uppgifter om dig sparades."
+        ),
+        "terms_declined_changed": (
+            "Du godkände inte de nya användarvillkoren. Dina meddelanden finns kvar på "
+            "e-tjänstekontot, och du kan godkänna villkoren nästa gång du loggar in."
+        ),
+        "login_again": "Logga in",
+        "welcome_subject": "Välkommen som användare av e-tjänstekontot",
+        "welcome_text": (
+            "Välkommen som användare av e-tjänstekontot!\n\n"
+            "Myndigheter och kommuner som har anslutit sig till tjänsten skickar sina beslut och "
+            "andra meddelanden hit i stället för brev på papper. Du hittar dem under Inkorg.\n\n"
+            "I kontoinställningarna kan du ange en e-postadress för meddelanden om nya "
+            "meddelanden och byta språk. På sidan Anslutna tjänster ser du vem som kan skicka "
+            "meddelanden till dig. I händelseloggen ser du allt som har hänt på ditt konto."
+        ),
+        "event_account_created": "Du öppnade e-tjänstekontot.",
+        "event_terms_accepted": "Du godkände användarvillkoren (version {version}).",
         "datetime_format": "{d}.{m}.{y} kl. {H}.{M}",
     },
     "en": {
@@ -609,6 +796,46 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "reply_text_too_long": "The reply is too long. Send long text as an attachment.",
         "reply_too_many_attachments": "Too many attachments.",
         "reply_attachment_too_large": "An attachment is too large.",
+        # -- cases, deletion and reminders (case_routes, message.html) --
+        "nav_cases": "Cases",
+        "nav_deleted": "Deleted",
+        "kind_label": "Kind of message",
+        "kind_request": "Request for more information",
+        "kind_status": "Case status update",
+        "case_label": "Case",
+        "case_status_label": "Status",
+        "case_status_none": "No status reported",
+        "cases_heading": "Cases",
+        "cases_intro": (
+            "Messages an organisation has linked to a case, case by case. The case with the "
+            "newest message comes first, with its latest status."
+        ),
+        "cases_empty": "You have no messages that belong to a case.",
+        "request_intro": (
+            "The sender asks you for more information. Answer with this form; the request "
+            "itself is below the form."
+        ),
+        "delete_button": "Delete message",
+        "delete_hint": (
+            "A deleted message stays in Deleted for {days} days and can be restored until "
+            "then. After that it is removed for good with its attachments."
+        ),
+        "deleted_notice": "The message was moved to Deleted.",
+        "message_deleted_heading": "Deleted message",
+        "message_deleted_notice": "You deleted this message. It will be removed for good on",
+        "restore_button": "Restore message",
+        "deleted_heading": "Deleted messages",
+        "deleted_intro": (
+            "Messages you deleted stay here for {days} days. After that they are removed for "
+            "good with their attachments; the event log keeps a record."
+        ),
+        "deleted_empty": "No deleted messages.",
+        "col_deleted": "Deleted",
+        "col_purge": "Removed for good on",
+        "event_message_deleted": "You deleted a message: {organisation}.",
+        "event_message_restored": "You restored a deleted message: {organisation}.",
+        "event_message_purged": "A deleted message was removed for good: {organisation}.",
+        "event_message_reminded": "You were reminded of an unread message: {organisation}.",
         "language_name": "In English",
         "language_choice": "Language",
         "oidc_intro": (
@@ -792,6 +1019,58 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "setting_notify_email": "email notices",
         "setting_notify_sms": "text message notices",
         "setting_lang": "language",
+        "nav_services": "Connected services",
+        "services_heading": "Connected services",
+        "services_intro": (
+            "These organisations send messages to the eAccount. Under each organisation are the "
+            "services its messages come from."
+        ),
+        "services_none": "The organisation has not listed its services.",
+        "services_empty": "No organisation has joined the service yet.",
+        "terms_heading": "Terms of use",
+        "terms_intro_new": (
+            "Welcome! You do not have an eAccount yet. Please read the terms of use. When you "
+            "accept them, an eAccount is opened for you."
+        ),
+        "terms_intro_changed": (
+            "The terms of use have changed. Accept the new terms to reach your eAccount."
+        ),
+        "terms_version": "Terms of use, version {version}",
+        "terms_account_heading": "Your eAccount details",
+        "name_label": "Name",
+        "name_hint": "The name the service shows for you.",
+        "terms_contact_intro": (
+            "You may give an email address and a mobile number if you want notices of new "
+            "messages. You can change them later in the account settings."
+        ),
+        "terms_accept_label": "I have read the terms of use and accept them",
+        "terms_accept_button_new": "Accept and open the eAccount",
+        "terms_accept_button": "Accept the terms of use",
+        "terms_decline_button_new": "I do not accept, log out",
+        "terms_decline_button": "Log out without accepting",
+        "error_terms_accept": "Accept the terms of use to continue.",
+        "error_name": "Enter your name (at most 200 characters).",
+        "terms_declined_heading": "You have logged out",
+        "terms_declined_new": (
+            "You did not accept the terms of use, so no eAccount was opened and nothing about you "
+            "was stored."
+        ),
+        "terms_declined_changed": (
+            "You did not accept the new terms of use. Your messages stay in the eAccount, and you "
+            "can accept the terms the next time you log in."
+        ),
+        "login_again": "Log in",
+        "welcome_subject": "Welcome to the eAccount",
+        "welcome_text": (
+            "Welcome to the eAccount!\n\n"
+            "Authorities and municipalities that have joined the service send you their decisions "
+            "and other messages here instead of letters on paper. You find them in the Inbox.\n\n"
+            "In the account settings you can give an email address for notices of new messages "
+            "and change the language. The Connected services page shows who can send you "
+            "messages. The event log shows everything that has happened in your account."
+        ),
+        "event_account_created": "You opened the eAccount.",
+        "event_terms_accepted": "You accepted the terms of use (version {version}).",
         "datetime_format": "{d}.{m}.{y} {H}:{M}",
     },
 }

@@ -69,10 +69,11 @@ class Mailbox:
             lang=visitor.lang,
             visitor=visitor,
             entries=list(entries)[:PAGE_SIZE],
-            organisation_name=self._portal.organisation_name,
+            organisation_name=self._portal.organisation_names(visitor.lang),
             page=page,
             has_older=len(entries) > PAGE_SIZE,
             unreachable_email=unreachable,
+            deleted_notice=request.query_params.get("deleted") == "1",
         )
 
     async def message(self, request: Request) -> Response:
@@ -132,11 +133,13 @@ async def message_page(
         status_code=status_code,
         visitor=visitor,
         message=message,
-        organisation=portal.organisation_name(message.organisation_id),
+        organisation=portal.organisation_name(message.organisation_id, visitor.lang),
         thread=[entry for entry in thread if entry.id != message.id] if len(thread) > 1 else [],
         offer=offer,
         reply_sent=reply_sent,
         reply_error=reply_error,
+        purge_at=message.deleted_at + portal.deleted_retention if message.deleted_at else None,
+        retention_days=portal.deleted_retention.days,
     )
 
 

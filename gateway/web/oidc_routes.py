@@ -3,9 +3,10 @@
 Mounted when `auth.mode = "oidc"`. GET /login shows one link to /login/start, which keeps a new
 attempt (state, nonce, PKCE verifier, language) in a signed cookie that lapses after ten minutes
 and sends the browser to the broker. The broker sends it back to /login/callback, where the
-attempt is used up whatever the outcome; a verified citizen with an active account gets a
-session through `start_session`, exactly as with test identification. A refusal is the login
-page again, in the language the citizen chose, saying why, with a link to try again.
+attempt is used up whatever the outcome; a verified citizen goes on through `identified`
+(the terms of use first where needed, then a session), exactly as with test identification.
+A refusal is the login page again, in the language the citizen chose, saying why, with a link
+to try again.
 
 The code and state come in the callback's URL (OAuth puts them there); the success redirect
 drops them from the address bar and Referrer-Policy keeps them from leaving the portal.
@@ -16,12 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.web.auth_routes import after_login, start_session
+from gateway.web.auth_routes import after_login, identified
 from gateway.web.i18n import CATALOGUE, DEFAULT_LANG, supported_lang
 from gateway.web.oidc import (
     ATTEMPT_SECONDS,
@@ -89,13 +89,20 @@ class OidcLogin:
             if attempt is None:
                 raise LoginRefused("oidc_error_attempt", "no live login attempt here", 400)
             identity = await self._relying_party.complete(attempt, request.query_params)
-            citizen_id = await self._citizen(identity)
+            answer = await identified(
+                portal,
+                request,
+                self._hetu(identity),
+                name=identity.name,
+                identified_by=identity.acr,
+                then=then,
+                lang=lang,
+            )
+            if answer is None:
+                raise LoginRefused("error_no_account", "the citizen has no open account")
+            response = answer
         except LoginRefused as refusal:
             response = self._refuse(refusal, lang, then)
-        else:
-            response = await start_session(
-                portal, request, citizen_id, identified_by=identity.acr, then=then
-            )
         # An attempt is good for one answer, whatever came of it.
         portal.delete_cookie(response, self._attempt_cookie)
         return response
@@ -107,16 +114,11 @@ class OidcLogin:
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
-    async def _citizen(self, identity: Identification) -> str:
+    def _hetu(self, identity: Identification) -> str:
         try:
-            hetu = self._parse_hetu(identity.hetu)
+            return self._parse_hetu(identity.hetu)
         except ValueError:
             raise LoginRefused("oidc_error_no_hetu", "the HETU claim is not a valid HETU") from None
-        # As with test identification: passive accounts too, so their holders can reactivate.
-        citizen_id = await run_in_threadpool(self._portal.store.portal_citizen_id, hetu)
-        if citizen_id is None:
-            raise LoginRefused("error_no_account", "the citizen has no open account")
-        return citizen_id
 
     def _refuse(self, refusal: LoginRefused, lang: str, then: str) -> Response:
         level = logging.INFO if refusal.text_key in _ORDINARY else logging.WARNING

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.web.i18n import DEFAULT_LANG
+from gateway.web.organisations import OrganisationProfile
 from gateway.web.pages import Pages
 from gateway.web.store_port import PortalStore, ReceiptPort, ReplyPort
 from gateway.web.tokens import PortalTokens
@@ -27,7 +30,7 @@ class Portal:
     store: PortalStore
     tokens: PortalTokens
     pages: Pages
-    organisations: Mapping[str, str]
+    organisations: Mapping[str, OrganisationProfile]
     secure_cookies: bool
     idle_timeout: timedelta
     session_lifetime: timedelta
@@ -35,6 +38,11 @@ class Portal:
     receipts: ReceiptPort | None = None  # None: verifiable messages cannot be acknowledged
     # Signs the head of an exported event log (DER CMS); None: exports go unsigned.
     chain_signer: Callable[[bytes], bytes] | None = None
+    # The terms of use citizens accept, opening their account at first login; None: no terms
+    # are asked and only accounts the operator made may log in.
+    terms_version: int | None = None
+    # How long a deleted message stays in the Deleted view (the purge is serve's task).
+    deleted_retention: timedelta = timedelta(days=30)
 
     def cookie_name(self, base: str) -> str:
         # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has Path=/
@@ -60,8 +68,13 @@ class Portal:
             name, path="/", httponly=True, samesite="lax", secure=self.secure_cookies
         )
 
-    def organisation_name(self, organisation_id: str) -> str:
-        return self.organisations.get(organisation_id, organisation_id)
+    def organisation_name(self, organisation_id: str, lang: str = DEFAULT_LANG) -> str:
+        profile = self.organisations.get(organisation_id)
+        return organisation_id if profile is None else profile.name(lang)
+
+    def organisation_names(self, lang: str) -> Callable[[str], str]:
+        """`organisation_name` in one language, for code that names organisations in passing."""
+        return partial(self.organisation_name, lang=lang)
 
 
 @dataclass(frozen=True)

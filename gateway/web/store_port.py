@@ -16,11 +16,14 @@ from mailbox_store.chain import ChainLink
 from mailbox_store.records import (
     AccountSettings,
     AttachmentView,
+    CaseView,
     CitizenProfile,
     EventView,
     ExportedMessage,
     InboxEntry,
+    LoginAccount,
     MessageView,
+    NewAccount,
     NewAttachment,
     ServiceMessage,
     ThreadEntry,
@@ -40,6 +43,16 @@ class PortalStore(Protocol):
 
     def unreachable_email(self, citizen_id: str) -> bool: ...
 
+    # -- cases and deletion (mailbox_store._lifecycle) --
+
+    def cases(self, citizen_id: str) -> Sequence[CaseView]: ...
+
+    def deleted_messages(self, citizen_id: str) -> Sequence[InboxEntry]: ...
+
+    def delete_message(self, citizen_id: str, message_id: str) -> bool | None: ...
+
+    def restore_message(self, citizen_id: str, message_id: str) -> bool: ...
+
     def read_attachment(
         self, citizen_id: str, message_id: str, attachment_id: str
     ) -> AttachmentView | None: ...
@@ -52,7 +65,13 @@ class PortalStore(Protocol):
 
     # -- the citizen's own account (mailbox_store._account) --
 
-    def portal_citizen_id(self, hetu: str) -> str | None: ...
+    # -- first login and the terms of use (mailbox_store._onboarding) --
+
+    def login_account(self, hetu: str) -> LoginAccount | None: ...
+
+    def open_account(self, account: NewAccount, welcome: ServiceMessage) -> str: ...
+
+    def accept_terms(self, citizen_id: str, version: int) -> bool: ...
 
     def account_settings(self, citizen_id: str) -> AccountSettings | None: ...
 

@@ -11,7 +11,8 @@ database look-up. CSRF protection has two forms:
 
 The session cookie also carries how the citizen identified (the broker's acr, or "test"), signed
 with the token, for whatever later needs to record it. An OpenID Connect login attempt (state,
-nonce, PKCE verifier) waits in its own signed, short-lived cookie.
+nonce, PKCE verifier) waits in its own signed, short-lived cookie. An identified citizen who
+has still to accept the terms of use waits in an encrypted one: it may carry the HETU.
 
 Each use gets its own key derived from the one configured secret, so a value made for one purpose
 is never accepted for another.
@@ -23,13 +24,18 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 MIN_SECRET_BYTES = 32
+_PENDING_AAD = b"asiointitili.web.pending-login"
 
 
 def _derive(secret_key: bytes, purpose: bytes) -> bytes:
@@ -57,6 +63,7 @@ class PortalTokens:
             salt=b"asiointitili.web.login-attempt",
             signer_kwargs={"digest_method": hashlib.sha256},
         )
+        self._pending = AESGCM(_derive(secret_key, b"pending-login"))
 
     def seal_session(self, session_token: str, identified_by: str) -> str:
         """Return the cookie value carrying `session_token` and how the citizen identified."""
@@ -90,6 +97,29 @@ class PortalTokens:
         except BadSignature:  # also SignatureExpired
             return None
         return fields if isinstance(fields, dict) else None
+
+    def seal_pending_login(self, fields: Mapping[str, str]) -> str:
+        """Return the encrypted cookie value for a citizen identified but not yet logged in."""
+        nonce = secrets.token_bytes(12)
+        plain = json.dumps({"at": int(time.time()), "fields": dict(fields)}).encode()
+        sealed = nonce + self._pending.encrypt(nonce, plain, _PENDING_AAD)
+        return base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def open_pending_login(self, cookie_value: str | None, max_age: int) -> dict[str, str] | None:
+        """Return the fields, or None if absent, tampered with or older than max_age seconds."""
+        if not cookie_value:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(cookie_value.encode("ascii"))
+            plain = self._pending.decrypt(sealed[:12], sealed[12:], _PENDING_AAD)
+            value = json.loads(plain)
+        except (InvalidTag, ValueError, UnicodeError, binascii.Error):
+            return None
+        age = int(time.time()) - int(value["at"])
+        fields = value["fields"]
+        if not 0 <= age <= max_age or not isinstance(fields, dict):
+            return None
+        return {str(k): str(v) for k, v in fields.items()}
 
     @staticmethod
     def new_login_nonce() -> str:

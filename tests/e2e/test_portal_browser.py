@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 READER = make_hetu("120385", "-", 234)
 CLOSER = make_hetu("230477", "-", 345)
+NEWCOMER = make_hetu("110690", "-", 456)  # no account until the first login
 ATTACHMENT = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 
@@ -89,6 +90,12 @@ def _log_in(page: Any, checks: PageChecks, hetu: str, *, name: str | None = None
     assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
     page.fill("#hetu", hetu)
     page.click("main form button[type=submit]")
+    # Accounts made by the operator have accepted no terms of use yet: the first login asks.
+    page.wait_for_url("**/welcome")
+    if name:
+        checks.check(page, "terms")
+    page.check("#accept")
+    page.click("form[action='/welcome'] button[type=submit]")
     page.wait_for_url("**/")
 
 
@@ -163,6 +170,30 @@ def test_read_download_reply_settings_log_and_passivation(
     checks.check(page, "reactivate-confirm")
     page.click("form[action='/account/reactivate'] button[type=submit]")
     page.wait_for_url("**/account?done=reactivated")
+    page.context.close()
+
+
+def test_first_login_opens_an_account(portal: Portal, checks: PageChecks) -> None:
+    page = _page(portal, checks)
+    page.goto("/login")
+    page.fill("#hetu", NEWCOMER)
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/welcome")
+    checks.check(page, "terms-new-account")
+    page.fill("#name", "Nelli Uusi")
+    page.fill("#email", "ei osoite")
+    page.click("form[action='/welcome'] button[type=submit]")
+    assert page.is_visible("#accept-error") and page.is_visible("#email-error")
+    checks.check(page, "terms-errors")
+    page.fill("#email", "nelli@example.fi")
+    page.check("#notify_email")
+    page.check("#accept")
+    page.click("form[action='/welcome'] button[type=submit]")
+    page.wait_for_url("**/")
+    assert page.is_visible("text=Tervetuloa asiointitilin käyttäjäksi")
+    page.click("nav >> text=Liittyneet palvelut")
+    assert page.inner_text("h1") == "Liittyneet palvelut"
+    checks.check(page, "services")
     page.context.close()
 
 

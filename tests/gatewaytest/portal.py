@@ -1,4 +1,5 @@
-"""A citizen in the portal, through its real HTTP interface (test identification)."""
+"""A citizen in the portal, through its real HTTP interface (test identification), accepting
+the terms of use where the portal asks for them."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def login(base_url: str, hetu: str) -> httpx.Client:
     assert token, "login page has no CSRF token"
     answer = client.post("/login", data={"hetu": hetu, "csrf_token": token.group(1)})
     assert answer.status_code == 303, answer.text
+    if answer.headers["location"] == "/welcome":
+        terms = client.get("/welcome")
+        answer = client.post("/welcome", data=_accepting(terms.text))
+        assert answer.status_code == 303, answer.text
     return client
 
 
@@ -41,7 +46,16 @@ async def asgi_login(app: Any, hetu: str) -> httpx.AsyncClient:
     assert token, "login page has no CSRF token"
     answer = await client.post("/login", data={"hetu": hetu, "csrf_token": token.group(1)})
     assert answer.status_code == 303, answer.text
+    if answer.headers["location"] == "/welcome":
+        terms = await client.get("/welcome")
+        answer = await client.post("/welcome", data=_accepting(terms.text))
+        assert answer.status_code == 303, answer.text
     return client
+
+
+def _accepting(terms_page: str) -> dict[str, str]:
+    """The terms form, accepted; the name is used only where the account is new."""
+    return {"csrf_token": csrf_token(terms_page), "accept": "1", "name": "Testi Kansalainen"}
 
 
 def csrf_token(page: str) -> str:

@@ -60,6 +60,7 @@ class InProcessGateway:
             max_recipients=config.smtp.max_recipients,
             allow_temporary_hetus=config.allow_temporary_hetus,
             bounce_mac=partial(material.blind_index(config), purpose="bounce"),
+            client_cas=material.tls_client_cas(config),
         )
         self.controller = _GatewayController(env, self.handler)
         self.port = config.smtp.listen_port

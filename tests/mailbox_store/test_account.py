@@ -15,6 +15,7 @@ from mailbox_store import (
     SERVICE_ORGANISATION,
     AccountSettings,
     CitizenNotActive,
+    LoginAccount,
     MailboxStore,
     NewAttachment,
     ServiceMessage,
@@ -55,12 +56,13 @@ def test_the_citizen_moves_between_active_passive_and_closed(store: MailboxStore
     citizen = store.add_citizen(HETU, "Maija", None, "fi")
     assert store.change_account_status(citizen, "active") is False  # already active
     assert store.change_account_status(citizen, "passive") is True
-    assert store.active_citizen_id(HETU) is None and store.portal_citizen_id(HETU) == citizen
+    assert store.active_citizen_id(HETU) is None
+    assert store.login_account(HETU) == LoginAccount(citizen, "passive", None)
     assert store.change_account_status(citizen, "active") is True
     token = store.create_session(citizen, lifetime=timedelta(hours=8), method="test")
     assert store.change_account_status(citizen, "closed") is True
     assert store.session_citizen(token, idle_timeout=IDLE) is None
-    assert store.portal_citizen_id(HETU) is None and store.citizen_id(HETU) == citizen
+    assert store.login_account(HETU) == LoginAccount(citizen, "closed", None)
     # Closed is final here: neither the citizen nor a second tab can undo it.
     for status in ("active", "passive", "closed"):
         assert store.change_account_status(citizen, status) is False

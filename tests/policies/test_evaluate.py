@@ -23,7 +23,7 @@ ORGS = (_org("kunta", "192.0.2.0/24", "2001:db8::/32"), _org("kaupunki", "198.51
 def test_a_peer_in_one_organisations_network_is_that_organisation() -> None:
     decision = identify_peer(ipaddress.ip_address("192.0.2.7"), ORGS)
     assert decision.allowed and decision.organisation is ORGS[0]
-    assert decision.trace == ("peer network belongs to organisation kunta",)
+    assert decision.trace == ("networks: peer 192.0.2.7 is in 192.0.2.0/24 of organisation kunta",)
     assert identify_peer(ipaddress.ip_address("2001:db8::25"), ORGS).organisation is ORGS[0]
 
 

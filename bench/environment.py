@@ -17,6 +17,13 @@ from gateway.config import load_config
 
 MAX_MESSAGE_SIZE = 30 * 1024 * 1024
 HETU = make_hetu("131052", "-", 308)
+# The benchmark measures the pipeline, not the rate limits: its client may send flat out.
+_UNLIMITED = """
+[limits]
+messages_per_connection = 1000000
+messages_per_minute = 1000000
+concurrent_connections = 1000
+"""
 
 
 def bench_env(root: Path, *, org_toml: str = "") -> tuple[GatewayEnv, str]:
@@ -24,7 +31,9 @@ def bench_env(root: Path, *, org_toml: str = "") -> tuple[GatewayEnv, str]:
     citizen (`HETU`); returns the environment and the citizen's id. `org_toml` adds settings
     to the demo organisation (its OpenPGP keys, for the PGP mode)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        env = make_env(root, max_message_size=MAX_MESSAGE_SIZE, org_toml=org_toml)
+        env = make_env(
+            root, max_message_size=MAX_MESSAGE_SIZE, org_toml=org_toml, extra_toml=_UNLIMITED
+        )
     text = env.config_path.read_text()
     if 'mode = "outbox"' not in text:
         raise RuntimeError(f"{env.config_path}: no [outbound] mode to switch to hold")

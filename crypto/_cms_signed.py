@@ -188,14 +188,14 @@ def _signed_certificates(data: asn1_cms.SignedData) -> tuple[x509.Certificate, .
     return _certificate_set(_ByDer(certificates))
 
 
-def _verify_signer_info(
+def _check_signature(
     info: asn1_cms.SignerInfo,
     content: bytes,
     content_type: str,
     certificates: Sequence[x509.Certificate],
-    trust_anchors: Sequence[x509.Certificate],
-    now: datetime,
-) -> Signer:
+) -> tuple[x509.Certificate, datetime | None]:
+    """The SignerInfo's certificate (from `certificates`) and signing time, once its
+    algorithms, signed attributes and signature over `content` check out."""
     digest_name = info["digest_algorithm"]["algorithm"].native
     digest_algorithm = _digest_algorithm(digest_name)
     signature_algorithm = info["signature_algorithm"]
@@ -228,6 +228,18 @@ def _verify_signer_info(
         info["signature"].native,
         signed_data,
     )
+    return cert, signing_time
+
+
+def _verify_signer_info(
+    info: asn1_cms.SignerInfo,
+    content: bytes,
+    content_type: str,
+    certificates: Sequence[x509.Certificate],
+    trust_anchors: Sequence[x509.Certificate],
+    now: datetime,
+) -> Signer:
+    cert, signing_time = _check_signature(info, content, content_type, certificates)
     if signing_time is not None and signing_time > now + _CLOCK_SKEW:
         raise SmimeError(SmimeFailure.FUTURE_SIGNING_TIME, "signing time is in the future")
     verify_chain(cert, certificates, trust_anchors, now)
@@ -239,6 +251,29 @@ def _verify_signer_info(
         signing_time=signing_time,
         subject=subject,
     )
+
+
+def verify_detached_signature(
+    der: bytes, content: bytes, certificates: Sequence[x509.Certificate]
+) -> x509.Certificate:
+    """Check a detached DER CMS SignedData over `content`, made by one of `certificates`
+    themselves (whatever certificates the structure carries); returns the signer's.
+
+    For the gateway's own statements: the key, not a chain to a CA, is what is trusted.
+    """
+    try:
+        info = asn1_cms.ContentInfo.load(der)
+        if info["content_type"].native != "signed_data":
+            raise SmimeError(SmimeFailure.MALFORMED, "not a CMS SignedData")
+        data = info["content"]
+        infos = list(data["signer_infos"])
+        content_type = data["encap_content_info"]["content_type"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SmimeError(SmimeFailure.MALFORMED, "unreadable CMS structure") from exc
+    if len(infos) != 1:
+        raise SmimeError(SmimeFailure.UNSIGNED, "expected exactly one signer")
+    cert, _ = _check_signature(infos[0], content, content_type, certificates)
+    return cert
 
 
 def verify_signed_data(

@@ -25,8 +25,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from crypto._cms_build import Recipient, build_enveloped
+from crypto._cms_signed import verify_detached_signature
 
-__all__ = ["SmimeOutError", "encrypt", "sign_detached"]
+# verify_detached_signature checks what detached_signature made (raises SmimeError).
+__all__ = [
+    "SmimeOutError",
+    "detached_signature",
+    "encrypt",
+    "sign_detached",
+    "verify_detached_signature",
+]
 
 # A CR or LF that is not part of a CRLF pair.
 _BARE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")

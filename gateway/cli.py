@@ -8,6 +8,7 @@ import base64
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init", help="create the data directory, keys and database (idempotent)")
     commands.add_parser("serve", help="run the SMTP listener, portal and outbound worker")
+    commands.add_parser(
+        "reload", help="check the configuration, then have the running serve re-read it (SIGHUP)"
+    )
 
     keys = commands.add_parser("keys", help="show the gateway's public keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -73,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
         target.add_argument("id", nargs="?")
         target.add_argument("--all", action="store_true")
     queue_commands.add_parser("delete", help="remove a mail not being sent").add_argument("id")
+
+    events = commands.add_parser("events", help="check citizens' event logs")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    verify = events_commands.add_parser(
+        "verify", help="check a citizen's event hash chain, and an exported log against it"
+    )
+    verify.add_argument("--hetu", required=True)
+    verify.add_argument("--export", type=Path, metavar="FILE.json")
 
     policy_cli.add_commands(commands)
     commands.add_parser(
@@ -135,6 +147,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve(config))
         return 0
+    if args.command == "reload":
+        return _reload(config)
     if args.command == "keys":
         return _keys_show(config, args.kind)
     if args.command == "citizen":
@@ -145,7 +159,25 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return _queue(config, args)
     if args.command == "policy":
         return policy_cli.run(args, config)
+    if args.command == "events":
+        return _events_verify(config, args)
     raise AssertionError(args.command)
+
+
+def _reload(config: Config) -> int:
+    """Signal the serve running on this data_dir; the file was loaded already (main), so a
+    broken one never reaches it. serve's log says whether the reload was taken."""
+    from gateway.reload import pid_file, running_serve
+
+    try:
+        pid = running_serve(config)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"reload: cannot read {pid_file(config)}: {exc}") from None
+    if pid is None:
+        raise UsageError(f"reload: no serve is running on {config.data_dir}")
+    os.kill(pid, signal.SIGHUP)
+    print(f"reload requested from serve (pid {pid}); its log tells whether it was taken")
+    return 0
 
 
 def _hash_password() -> int:
@@ -250,6 +282,33 @@ def _queue_line(entry: QueueEntry) -> str:
         f"{entry.id}  {entry.kind:<12} {entry.state:<7} attempts={entry.attempts:<3} "
         f"due={due}Z  to={entry.recipient or '-'}{error}"
     )
+
+
+def _events_verify(config: Config, args: argparse.Namespace) -> int:
+    """Report on the citizen's event chain (and an export of it); 1 when anything fails."""
+    from crypto.hetu import mask_hetu
+    from gateway.event_check import check_events
+
+    hetu = _hetu_argument(config, args.hetu)
+    export = None
+    if args.export is not None:
+        try:
+            export = args.export.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--export: {args.export}: {exc.strerror}") from None
+    store = _store(config)
+    try:
+        citizen_id = store.citizen_id(hetu)
+        if citizen_id is None:
+            raise UsageError(f"--hetu: no account for {mask_hetu(hetu)}")
+        certificates = [key.certificate for key in material.decryption_keys(config)]
+        report = check_events(citizen_id, store.event_chain(citizen_id), export, certificates)
+    finally:
+        store.close()
+    print(f"event log of {mask_hetu(hetu)}")
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok else 1
 
 
 def _demo_send(config: Config, args: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
 """gateway.toml -> frozen, validated configuration objects.
 
-The file is read once at start. Every problem raises one ConfigError naming the file, the dotted
-key and what was wrong with the value; nothing is read lazily later. Relative paths are resolved
-against the directory of the configuration file.
+The file is read at start (and again on `asiointitili reload`). Every problem raises one
+ConfigError naming the file, the dotted key and what was wrong with the value; nothing is read
+lazily later. Relative paths are resolved against the directory of the configuration file.
 """
 
 from __future__ import annotations
@@ -20,14 +20,18 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from crypto.passwords import check_hash
+from crypto.revocation import load_crl
 from policies.model import (
     CasePolicy,
+    ContentPolicy,
     DeliveryPolicy,
     IPNetwork,
     Organisation,
     PgpPolicy,
+    RateLimits,
     ReplyPolicy,
     ServerAuthPolicy,
+    SignerPolicy,
     SmtpLogin,
 )
 
@@ -151,6 +155,8 @@ class Config:
     outbound: OutboundConfig
     keys: KeysConfig
     organisations: tuple[Organisation, ...]
+    # `[limits]`; each organisation's own are in Organisation.limits.
+    limits: RateLimits = RateLimits()
 
     @property
     def domain(self) -> str:
@@ -258,7 +264,8 @@ def _build(path: Path, root: _Section) -> Config:
     portal = _portal(root.sub("portal"))
     outbound = _outbound(root.sub("outbound"), base, data_dir, domains)
     keys = _keys(root.sub("keys"), base, keys_dir)
-    organisations = _organisations(path, root, base)
+    limits = _limits(root.sub("limits"), RateLimits())
+    organisations = _organisations(path, root, base, smtp.max_message_size, limits)
     root.finish()
 
     config = Config(
@@ -277,6 +284,7 @@ def _build(path: Path, root: _Section) -> Config:
         outbound=outbound,
         keys=keys,
         organisations=organisations,
+        limits=limits,
     )
     _check_development_is_local(config)
     return config
@@ -465,7 +473,13 @@ def _smime_entry(sec: _Section, index: int, entry: object, base: Path) -> SmimeK
     )
 
 
-def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation, ...]:
+def _organisations(
+    path: Path,
+    root: _Section,
+    base: Path,
+    max_message_size: int,
+    limits: RateLimits,
+) -> tuple[Organisation, ...]:
     entries = root.get("organisations", list, [])
     orgs: list[Organisation] = []
     for i, entry in enumerate(entries):
@@ -499,11 +513,31 @@ def _organisations(path: Path, root: _Section, base: Path) -> tuple[Organisation
                 pgp=pgp,
                 shared_networks=_networks(sec, "shared_networks", []),
                 server_auth=_server_auth(sec, base, orgs),
+                signers=_signer_policy(sec, base),
+                content=_content_policy(sec, max_message_size),
+                limits=_limits(sec.sub("limits"), limits),
+                **_new_messages(sec),
             )
         )
         _check_identifiable(sec, orgs[-1])
+        _check_relaxation(sec, orgs[-1])
         sec.finish()
     return tuple(orgs)
+
+
+def _limits(sec: _Section, defaults: RateLimits) -> RateLimits:
+    """`[limits]`, or an organisation's `limits` table over the global one."""
+    limits = RateLimits(
+        messages_per_connection=_positive(
+            sec, "messages_per_connection", defaults.messages_per_connection
+        ),
+        messages_per_minute=_positive(sec, "messages_per_minute", defaults.messages_per_minute),
+        concurrent_connections=_positive(
+            sec, "concurrent_connections", defaults.concurrent_connections
+        ),
+    )
+    sec.finish()
+    return limits
 
 
 def _server_auth(sec: _Section, base: Path, others: list[Organisation]) -> ServerAuthPolicy:
@@ -560,6 +594,91 @@ def _sha256_fingerprint(value: str) -> str:
     return fingerprint
 
 
+def _signer_policy(sec: _Section, base: Path) -> SignerPolicy:
+    """CRLs, pinned signer certificates, sender address patterns, and what must be signed."""
+    crls = tuple(
+        _parse(sec, "crl_files", lambda v: _crl_file(base / v), value)
+        for value in sec.strings("crl_files", [])
+    )
+    fingerprints = tuple(
+        _parse(sec, "signer_fingerprints", _sha256_fingerprint, value)
+        for value in sec.strings("signer_fingerprints", [])
+    )
+    patterns = tuple(
+        _parse(sec, "sender_addresses", _address_pattern, value)
+        for value in sec.strings("sender_addresses", [])
+    )
+    return SignerPolicy(
+        crl_files=crls,
+        fingerprints=fingerprints,
+        sender_addresses=patterns,
+        signature_required=sec.get("signature_required", bool, True),
+        encryption_required=sec.get("encryption_required", bool, True),
+    )
+
+
+def _crl_file(path: Path) -> Path:
+    path = _readable(path)
+    load_crl(path.read_bytes())  # ValueError names what is wrong
+    return path
+
+
+def _address_pattern(value: str) -> str:
+    """An fnmatch pattern for whole addresses: "*@kirjaamo.kunta.fi", "paatokset-*@kunta.fi"."""
+    pattern = value.strip().lower()
+    local, at, domain = pattern.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in pattern):
+        raise ValueError("must be an address pattern like '*@kirjaamo.kunta.fi'")
+    if pattern.count("[") != pattern.count("]"):
+        raise ValueError("has an unbalanced [ ]")
+    return pattern
+
+
+def _content_policy(sec: _Section, global_limit: int) -> ContentPolicy:
+    size = sec.get("max_message_size", int, 0) or None
+    if size is not None and not 0 < size <= global_limit:
+        raise ConfigError(
+            sec.file,
+            sec.key("max_message_size"),
+            f"must be positive and at most [smtp] max_message_size ({global_limit}), not {size}",
+        )
+    count = sec.get("max_attachments", int, -1)
+    if count < -1:
+        raise ConfigError(sec.file, sec.key("max_attachments"), f"must not be negative: {count}")
+    types = tuple(
+        _parse(sec, "allowed_attachment_types", _content_type, value)
+        for value in sec.strings("allowed_attachment_types", [])
+    )
+    return ContentPolicy(
+        max_message_size=size,
+        max_attachments=None if count == -1 else count,
+        allowed_attachment_types=types,
+        keep_html=sec.get("keep_html", bool, True),
+    )
+
+
+def _content_type(value: str) -> str:
+    ctype = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*/([a-z0-9][a-z0-9.+-]*|\*)", ctype):
+        raise ValueError("must be a content type like 'application/pdf' or 'image/*'")
+    return ctype
+
+
+def _check_relaxation(sec: _Section, org: Organisation) -> None:
+    """Unsigned or unencrypted mail only over a secured, authenticated server connection: TLS
+    required and a pinned client certificate or SMTP AUTH (a network alone proves too little)."""
+    auth = org.server_auth
+    secured = auth.require_tls and bool(auth.tls_client_fingerprints or auth.logins)
+    for key in ("signature_required", "encryption_required"):
+        if not getattr(org.signers, key) and not secured:
+            raise ConfigError(
+                sec.file,
+                sec.key(key),
+                "may be false only with require_tls = true and tls_client_fingerprints or "
+                "smtp_auth",
+            )
+
+
 def _check_identifiable(sec: _Section, org: Organisation) -> None:
     auth = org.server_auth
     if not (org.networks or org.shared_networks or auth.tls_client_ca or auth.logins):
@@ -568,6 +687,28 @@ def _check_identifiable(sec: _Section, org: Organisation) -> None:
             sec.key("networks"),
             "the organisation needs networks, shared_networks, tls_client_ca or smtp_auth",
         )
+
+
+def _new_messages(sec: _Section) -> dict[str, Any]:
+    """`new_messages` and `topics`; the topic becomes a Subject, so one line of text each."""
+    accepted = sec.get("new_messages", bool, False)
+    topics = tuple(topic.strip() for topic in sec.strings("topics", []))
+    if any(not topic or not topic.isprintable() for topic in topics) or len(set(topics)) < len(
+        topics
+    ):
+        raise ConfigError(
+            sec.file, sec.key("topics"), f"must be distinct one-line texts: {topics!r}"
+        )
+    if accepted and not topics:
+        raise ConfigError(sec.file, sec.key("topics"), "must list a topic when new_messages = true")
+    if accepted and not (sec.get("certificate", str, "") or sec.get("pgp_reply_key", str, "")):
+        # A new message goes to the registry, which only these keys open.
+        raise ConfigError(
+            sec.file,
+            sec.key("new_messages"),
+            "needs the organisation's certificate (S/MIME) or pgp_reply_key (OpenPGP)",
+        )
+    return {"new_messages": accepted, "topics": topics}
 
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from crypto import pgp_keys
 from crypto._pgp_gpg import GpgKeyring
 from crypto.certs import load_decryption_key
+from crypto.revocation import load_crl, signed_by_any
 from gateway import material
 from gateway.config import Config, ConfigError, SmimeKeyFiles, _build, _Section, load_config
 from policies.model import IPNetwork, Organisation
@@ -205,6 +206,7 @@ class _Checks:
         self._overlapping_networks()
         for index, org in zip(self.positions, self.config.organisations, strict=True):
             self._trust_anchors(index, org)
+            self._crls(index, org)
             self._organisation_certificate(index, org)
             self._client_ca(index, org)
             self._pgp_keys(index, org)
@@ -244,6 +246,27 @@ class _Checks:
                 f"organisation {org.id} is DISABLED: every trust anchor has expired, so its "
                 "S/MIME mail is refused until a valid one is configured",
             )
+
+    def _crls(self, index: int, org: Organisation) -> None:
+        """A CRL no anchor signed is ignored, and a stale one misses recent revocations."""
+        key = f"organisations[{index}].crl_files"
+        anchors = [c for p in org.trust_anchors for c in self._certificates(key, p, quiet=True)]
+        for path in org.signers.crl_files:
+            crl = load_crl(path.read_bytes())
+            if not signed_by_any(crl, anchors):
+                self.add(
+                    "warning",
+                    key,
+                    f"{path} is not signed by any of organisation {org.id}'s trust anchors: "
+                    "it revokes nobody",
+                )
+            if crl.next_update_utc is not None and crl.next_update_utc < self.now:
+                self.add(
+                    "warning",
+                    key,
+                    f"{path} was due to be replaced at {crl.next_update_utc:%Y-%m-%d %H:%M} UTC: "
+                    "revocations since then are unknown; publish a fresh CRL",
+                )
 
     def _organisation_certificate(self, index: int, org: Organisation) -> None:
         path = org.replies.certificate

@@ -1,9 +1,11 @@
-"""The citizen's replies: whether a message may be answered, and sending an answer.
+"""The citizen's replies and new messages: whether they may be sent, and sending them.
 
 Every rule is checked here, on the server, whatever the portal showed: the organisation allows
 replies, the clerk did not forbid them for this message, the attachments fit the policy. The
 reply is composed (signed by the gateway, encrypted to the clerk and the organisation), stored
-in the citizen's thread and queued in one transaction; the outbound worker sends it.
+in the citizen's thread and queued in one transaction; the outbound worker sends it. A new
+message (to an organisation that accepts them, on one of its topics) goes the same way to its
+registry and starts a thread of its own.
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ from mailbox_store import (
     NewReply,
     OutgoingMail,
     ReplyContext,
+    SenderIdentity,
 )
 from policies.model import Organisation, ReplyPolicy
-from smtp_out.reply import OutgoingReply, ReplyAttachment, compose_pgp_reply, compose_reply
+from smtp_out.reply import (
+    NEW_MESSAGE_SUBJECTS,
+    OutgoingReply,
+    ReplyAttachment,
+    compose_pgp_reply,
+    compose_reply,
+)
 
-__all__ = ["MAX_REPLY_TEXT", "ReplyDesk", "ReplyOffer", "ReplyRefused"]
+__all__ = ["MAX_REPLY_TEXT", "NewMessageOffer", "ReplyDesk", "ReplyOffer", "ReplyRefused"]
 
 MAX_REPLY_TEXT = 20_000  # characters: a letter, not a document (documents go as attachments)
 _ANSWER_PREFIX = re.compile(r"^\s*(re|vs|sv|aw)\s*:", re.IGNORECASE)
@@ -47,6 +56,16 @@ class ReplyRefused(Exception):
 class ReplyOffer:
     """What the reply form may accept for one message."""
 
+    max_attachments: int
+    max_attachment_bytes: int
+
+
+@dataclass(frozen=True)
+class NewMessageOffer:
+    """An organisation that accepts new messages: its topics and attachment limits."""
+
+    organisation_id: str
+    topics: tuple[str, ...]
     max_attachments: int
     max_attachment_bytes: int
 
@@ -86,6 +105,19 @@ def organisation_addressing(
     if organisation_certificate is not None:
         certificates.append(organisation_certificate)
     return Addressing(unique, tuple(certificates), organisation.replies.aes_gcm)
+
+
+def registry_addressing(
+    organisation: Organisation, organisation_certificate: x509.Certificate | None
+) -> Addressing:
+    """A new message: to the registry, encrypted to the organisation's certificate (S/MIME)
+    or else its OpenPGP reply key; no clerk is known yet."""
+    addresses = (organisation.reply_address,)
+    if organisation_certificate is not None:
+        return Addressing(addresses, (organisation_certificate,), organisation.replies.aes_gcm)
+    if organisation.pgp.reply_key:
+        return Addressing(addresses, (), False, pgp_recipients=(organisation.pgp.reply_key,))
+    raise ReplyRefused("new_message_not_allowed")  # nothing to encrypt to
 
 
 @dataclass(frozen=True)
@@ -181,10 +213,73 @@ class ReplyDesk:
             attachments=tuple(attachments),
         )
 
+        person = SenderIdentity(context.citizen_name, context.hetu, context.lang)
+
         def compose(row_id: str) -> ComposedReply:
-            return self._compose(row_id, context, organisation, reply, addressing)
+            return self._compose(row_id, organisation, reply, addressing, person, context)
 
         row_id = self._store.store_reply(reply, compose)
+        self._on_queued()
+        return row_id
+
+    def new_message_offers(self) -> list[NewMessageOffer]:
+        """The organisations a citizen may start a new message to."""
+        return [
+            offer
+            for organisation_id in self._organisations
+            if (offer := self.new_message_offer(organisation_id)) is not None
+        ]
+
+    def new_message_offer(self, organisation_id: str) -> NewMessageOffer | None:
+        """What a new message to the organisation may be, or None when it accepts none."""
+        organisation = self._organisations.get(organisation_id)
+        if organisation is None or not organisation.new_messages or not organisation.topics:
+            return None
+        if organisation.id not in self._org_certificates and not organisation.pgp.reply_key:
+            return None  # nothing to encrypt to (the configuration refuses this too)
+        policy = organisation.replies
+        return NewMessageOffer(
+            organisation.id,
+            organisation.topics,
+            policy.max_attachments,
+            policy.max_attachment_bytes,
+        )
+
+    def start(
+        self,
+        citizen_id: str,
+        organisation_id: str,
+        topic: str,
+        text: str,
+        attachments: Sequence[NewAttachment],
+    ) -> str:
+        """Store and queue a new message on `topic` (its subject), in a thread of its own;
+        returns its message row id. Raises ReplyRefused."""
+        offer = self.new_message_offer(organisation_id)
+        if offer is None:
+            raise ReplyRefused("new_message_not_allowed")
+        if topic not in offer.topics:
+            raise ReplyRefused("new_message_bad_topic")
+        organisation = self._organisations[organisation_id]
+        _check_content(organisation.replies, text, attachments)
+        person = self._store.sender_identity(citizen_id)
+        if person is None:
+            raise ReplyRefused("reply_not_found")
+        addressing = registry_addressing(organisation, self._org_certificates.get(organisation.id))
+        message = NewReply(
+            citizen_id=citizen_id,
+            thread_id=None,
+            organisation_id=organisation_id,
+            in_reply_to=None,
+            subject=topic,
+            text=text,
+            attachments=tuple(attachments),
+        )
+
+        def compose(row_id: str) -> ComposedReply:
+            return self._compose(row_id, organisation, message, addressing, person, None)
+
+        row_id = self._store.store_reply(message, compose)
         self._on_queued()
         return row_id
 
@@ -201,20 +296,28 @@ class ReplyDesk:
     def _compose(
         self,
         row_id: str,
-        context: ReplyContext,
         organisation: Organisation,
         reply: NewReply,
         addressing: Addressing,
+        person: SenderIdentity,
+        context: ReplyContext | None,  # None: a new message, answering nothing
     ) -> ComposedReply:
         now = self._clock()
-        ref = ThreadRef(row_id, reply.citizen_id, reply.thread_id, reply.organisation_id)
+        # A new message starts its own thread, named by its own row id.
+        thread_id = reply.thread_id or row_id
+        ref = ThreadRef(row_id, reply.citizen_id, thread_id, reply.organisation_id)
         message_id = self._tokens.message_id(
             ref, now + timedelta(days=organisation.replies.thread_days)
         )
-        # Our own fallback ids ("sha256:...") were never Message-IDs on the wire.
-        references = tuple(f"<{r}>" for r in context.references if not r.startswith("sha256:"))
-        clerk_id = context.clerk_message_id
-        in_reply_to = f"<{clerk_id}>" if clerk_id and not clerk_id.startswith("sha256:") else None
+        lang = person.lang if person.lang in ("fi", "sv", "en") else "fi"
+        references: tuple[str, ...] = ()
+        in_reply_to = None
+        if context is not None:
+            # Our own fallback ids ("sha256:...") were never Message-IDs on the wire.
+            references = tuple(f"<{r}>" for r in context.references if not r.startswith("sha256:"))
+            clerk_id = context.clerk_message_id
+            if clerk_id and not clerk_id.startswith("sha256:"):
+                in_reply_to = f"<{clerk_id}>"
         outgoing = OutgoingReply(
             from_address=self._signer.address,
             to_addresses=addressing.addresses,
@@ -228,12 +331,13 @@ class ReplyDesk:
             attachments=tuple(
                 ReplyAttachment(a.filename, a.content_type, a.data) for a in reply.attachments
             ),
-            citizen_name=context.citizen_name,
-            hetu=context.hetu,
-            original_subject=context.subject,
-            original_received_at=context.received_at,
+            citizen_name=person.name,
+            hetu=person.hetu,
+            original_subject=None if context is None else context.subject,
+            original_received_at=None if context is None else context.received_at,
             original_message_id=in_reply_to,
-            lang=context.lang if context.lang in ("fi", "sv", "en") else "fi",
+            lang=lang,
+            outer_subject=NEW_MESSAGE_SUBJECTS[lang] if context is None else None,
         )
         return ComposedReply(message_id, self._signer.seal(outgoing, addressing))
 

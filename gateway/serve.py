@@ -21,6 +21,7 @@ from crypto.smime_out import detached_signature
 from gateway import material
 from gateway.config import Config, ConfigError
 from gateway.receipts import ReceiptDesk
+from gateway.reload import PidFile, PolicyReloader
 from gateway.reply_desk import GatewaySigner, ReplyDesk
 from gateway.web.app import create_app
 from gateway.web.oidc import OidcSettings, RelyingParty
@@ -279,7 +280,9 @@ async def serve(config: Config) -> None:
         bounce_mac=lambda value: index(value, "bounce"),
         on_delivered=outbound.wake,
         client_cas=material.tls_client_cas(config),
+        limits=config.limits,
     )
+    reloader = PolicyReloader(config, handler, workers, tls, stage_workers)
     smtp = await loop.create_server(
         lambda: GatewaySMTP(
             handler,
@@ -287,7 +290,7 @@ async def serve(config: Config) -> None:
             data_size_limit=config.smtp.max_message_size,
             enable_SMTPUTF8=True,
             decode_data=False,
-            tls_context=tls,
+            tls_context=reloader.tls,  # read per connection: a reload may have replaced it
             ident="Asiointitili gateway",
             loop=loop,
         ),
@@ -326,6 +329,9 @@ async def serve(config: Config) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reloader.request)
+    pid = PidFile(config)  # for `asiointitili reload`
+    pid.acquire()
 
     tasks = [
         asyncio.create_task(portal.serve(), name="portal"),
@@ -357,7 +363,8 @@ async def serve(config: Config) -> None:
         portal.should_exit = True
         await smtp.wait_closed()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await workers.close()
+        await reloader.close()
+        pid.release()
         store.close()
-        if any(org.pgp.key_files for org in config.organisations):
+        if any(org.pgp.key_files for org in reloader.config.organisations):
             pgp_keys.stop_agent(config.keys.gnupg_home)  # the workers' gpg calls started it

@@ -17,6 +17,7 @@ from .records import (
     NewReply,
     OutgoingMail,
     ReplyContext,
+    SenderIdentity,
     ThreadEntry,
     ThreadOwner,
 )
@@ -45,11 +46,9 @@ class ConversationOps(StoreCore):
                 .where(messages.c.citizen_id == citizen_id, messages.c.thread_id == row.thread_id)
                 .order_by(messages.c.received_at, messages.c.id)
             ).all()
-            person = connection.execute(
-                select(citizens.c.hetu_sealed, citizens.c.name_sealed, citizens.c.lang).where(
-                    citizens.c.id == citizen_id
-                )
-            ).one()
+        person = self.sender_identity(citizen_id)
+        if person is None:
+            return None
         dek = self._data_key(citizen_id)
 
         def opened(table: str, row_id: str, field: str, blob: bytes | None) -> bytes | None:
@@ -72,13 +71,31 @@ class ConversationOps(StoreCore):
                 for entry in thread
                 if (ref := opened("messages", entry.id, "message_id", entry.message_id_sealed))
             ),
-            citizen_name=self._open_text(dek, person.name_sealed, "citizens", citizen_id, "name"),
+            citizen_name=person.name,
+            hetu=person.hetu,
+            lang=person.lang,
+        )
+
+    def sender_identity(self, citizen_id: str) -> SenderIdentity | None:
+        """The citizen's name, HETU and language, for what they send to an organisation."""
+        with self._read("sender_identity") as connection:
+            person = connection.execute(
+                select(citizens.c.hetu_sealed, citizens.c.name_sealed, citizens.c.lang).where(
+                    citizens.c.id == citizen_id
+                )
+            ).one_or_none()
+        if person is None:
+            return None
+        dek = self._data_key(citizen_id)
+        return SenderIdentity(
+            name=self._open_text(dek, person.name_sealed, "citizens", citizen_id, "name"),
             hetu=self._open_text(dek, person.hetu_sealed, "citizens", citizen_id, "hetu"),
             lang=person.lang,
         )
 
     def store_reply(self, reply: NewReply, compose: Callable[[str], ComposedReply]) -> str:
-        """Store the citizen's reply in its thread and queue it, in one transaction.
+        """Store the citizen's reply in its thread (a new message in a thread of its own) and
+        queue it, in one transaction.
 
         `compose(row_id)` makes the outgoing mail (it needs the new row's id for the reply
         token); it runs before the transaction, so signing and encryption hold no lock.
@@ -110,7 +127,7 @@ class ConversationOps(StoreCore):
             # Exactly what left (encrypted to the organisation): the record of what was sent.
             "original_sealed": sealed("messages", row_id, "original", composed.mail.data),
             "opened_at": now,
-            "thread_id": reply.thread_id,
+            "thread_id": reply.thread_id or row_id,
             "direction": "out",
             "no_reply": False,
             "message_id_sealed": sealed(
@@ -134,7 +151,8 @@ class ConversationOps(StoreCore):
                 "organisation_id": reply.organisation_id,
                 "queue_id": queue_id,
             }
-            self._append_events(connection, [(reply.citizen_id, "message.replied", detail)], now)
+            kind = "message.replied" if reply.in_reply_to else "message.sent"
+            self._append_events(connection, [(reply.citizen_id, kind, detail)], now)
         return row_id
 
     def _check_active(self, connection: Connection, citizen_id: str) -> None:

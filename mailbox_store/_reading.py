@@ -33,12 +33,14 @@ class ReadingOps(StoreCore):
                     messages.c.kind,
                     messages.c.case_sealed,
                     messages.c.status_sealed,
+                    messages.c.direction,
                 )
-                # The citizen's own replies are shown in their threads, not as inbox entries;
-                # deleted messages in the Deleted view.
+                # The citizen's own replies are shown in their threads, not as inbox entries,
+                # but a new message they started heads its thread; deleted messages are in the
+                # Deleted view.
                 .where(
                     messages.c.citizen_id == citizen_id,
-                    messages.c.direction == "in",
+                    or_(messages.c.direction == "in", messages.c.id == messages.c.thread_id),
                     messages.c.deleted_at.is_(None),
                 )
                 .order_by(messages.c.received_at.desc(), messages.c.id.desc())
@@ -62,6 +64,7 @@ class ReadingOps(StoreCore):
             case_reference=self._open_optional(dek, row.case_sealed, row.id, "case"),
             case_status=self._open_optional(dek, row.status_sealed, row.id, "status"),
             deleted_at=getattr(row, "deleted_at", None),
+            direction=getattr(row, "direction", "in"),
         )
 
     def _open_optional(self, dek: bytes, blob: bytes | None, row_id: str, field: str) -> str | None:

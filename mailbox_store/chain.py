@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "ChainLink", "canonical_detail", "link_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainLink",
+    "canonical_detail",
+    "first_break",
+    "link_hash",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -50,10 +57,16 @@ def link_hash(
 
 def verify_chain(links: Iterable[ChainLink]) -> bool:
     """True when the links, in sequence order, form one unbroken chain from the genesis."""
+    return first_break(links) is None
+
+
+def first_break(links: Iterable[ChainLink]) -> int | None:
+    """The sequence number where the chain first breaks (a link missing, out of order, or not
+    hashing to what is stored), or None when it is unbroken from the genesis."""
     expected_prev = GENESIS_HASH
     for expected_seq, link in enumerate(links, start=1):
         if link.seq != expected_seq or link.prev_hash != expected_prev:
-            return False
+            return expected_seq
         recomputed = link_hash(
             link.prev_hash,
             id=link.id,
@@ -64,6 +77,6 @@ def verify_chain(links: Iterable[ChainLink]) -> bool:
             detail=link.detail,
         )
         if recomputed != link.hash:
-            return False
+            return expected_seq
         expected_prev = link.hash
-    return True
+    return None

@@ -18,6 +18,7 @@ __all__ = [
     "ThreadEntry",
     "ReplyContext",
     "NewReply",
+    "SenderIdentity",
     "ComposedReply",
     "AccountSettings",
     "AttachmentInfo",
@@ -93,6 +94,7 @@ class InboxEntry:
     case_reference: str | None = field(default=None, repr=False)
     case_status: str | None = field(default=None, repr=False)
     deleted_at: datetime | None = None  # in the Deleted view since then
+    direction: str = "in"  # "out": a new message the citizen started
 
 
 @dataclass(frozen=True)
@@ -231,13 +233,23 @@ class ReplyContext:
 
 
 @dataclass(frozen=True)
+class SenderIdentity:
+    """Who a citizen is, for the details block of what they send (opened: treat as secret)."""
+
+    name: str = field(repr=False)
+    hetu: str = field(repr=False)
+    lang: str
+
+
+@dataclass(frozen=True)
 class NewReply:
-    """A citizen's reply, before it is stored and queued."""
+    """A citizen's reply, or a new message they start, before it is stored and queued."""
 
     citizen_id: str
-    thread_id: str
+    # None for a new message: it starts a thread of its own (thread id = its row id).
+    thread_id: str | None
     organisation_id: str
-    in_reply_to: str  # row id of the message answered
+    in_reply_to: str | None  # row id of the message answered; None for a new message
     subject: str = field(repr=False)
     text: str = field(repr=False)
     attachments: tuple[NewAttachment, ...] = ()

@@ -98,6 +98,10 @@ class MailboxStore(
             ).all()
         return [ChainLink(**row._mapping) for row in rows]
 
+    def event_chain(self, citizen_id: str) -> list[ChainLink]:
+        """The citizen's stored event links, in sequence order, exactly as hashed."""
+        return self._chain(citizen_id)
+
     def events(self, citizen_id: str) -> list[EventView]:
         return [
             EventView(kind=link.kind, at=link.at, detail=json.loads(link.detail), hash=link.hash)

@@ -100,6 +100,46 @@ class ServerAuthPolicy:
 
 
 @dataclass(frozen=True)
+class SignerPolicy:
+    """Who may sign for an organisation, beyond its trust anchors and sender domains."""
+
+    # CRL files (PEM or DER) of the organisation's CAs, re-read when they change.
+    crl_files: tuple[Path, ...] = ()
+    # SHA-256 fingerprints (64 hex digits, upper case): when set, only these certificates sign.
+    fingerprints: tuple[str, ...] = ()
+    # fnmatch patterns ("*@kirjaamo.kunta.fi", lower case) the From address must also match.
+    sender_addresses: tuple[str, ...] = ()
+    # Relaxed only for servers that must use TLS and a pinned client certificate or AUTH.
+    signature_required: bool = True
+    encryption_required: bool = True
+
+
+@dataclass(frozen=True)
+class ContentPolicy:
+    """What an organisation's mail may contain; the defaults allow everything."""
+
+    max_message_size: int | None = None  # bytes, below the global limit
+    max_attachments: int | None = None
+    # Content types (as sniffed from the bytes) attachments may have; empty allows every type.
+    allowed_attachment_types: tuple[str, ...] = ()
+    keep_html: bool = True
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How much one organisation's mail servers may send (`[limits]`, per-organisation overrides).
+
+    Counted in the memory of each `serve` process: with several nodes sharing the database,
+    each node allows this much on its own.
+    """
+
+    # Generous defaults (a city's batch run of decisions must not stall); tighten per sender.
+    messages_per_connection: int = 1000
+    messages_per_minute: int = 3000
+    concurrent_connections: int = 50
+
+
+@dataclass(frozen=True)
 class Organisation:
     """A sending organisation (a municipality or another authority)."""
 
@@ -124,6 +164,14 @@ class Organisation:
     name_sv: str = ""
     name_en: str = ""
     services: tuple[str, ...] = ()
+    signers: SignerPolicy = SignerPolicy()
+    content: ContentPolicy = ContentPolicy()
+    # The global [limits] with this organisation's own `limits` table over them.
+    limits: RateLimits = RateLimits()
+    # Citizens may start a new message to the organisation (to `reply_address`, encrypted to
+    # `replies.certificate` or `pgp.reply_key`), choosing one of `topics` as its subject.
+    new_messages: bool = False
+    topics: tuple[str, ...] = ()
 
     def allows_sender(self, address: str) -> bool:
         """True when the address belongs to one of the organisation's sender domains."""

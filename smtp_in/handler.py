@@ -5,6 +5,8 @@ Who is connecting: a TLS client certificate (mapped after STARTTLS), an SMTP AUT
 identified: RCPT accepts every valid HETU and the signature names the organisation at DATA.
 
 DATA runs the ingest pipeline and answers only after the commit: 250 means stored for good.
+Each connection keeps the policy snapshot it opened under (`reload` gives new connections a new
+one); rate limits (smtp_in.limits) are counted at MAIL, before any content is accepted.
 Logs name organisations, reply codes and stage traces; never addresses, HETUs or content.
 
 Bounces are the one thing any peer may send: a delivery status notification with the null sender
@@ -38,10 +40,12 @@ from policies.connection import (
     identify_connection,
     login_decision,
 )
-from policies.model import Decision, Organisation
+from policies.model import Decision, Organisation, RateLimits
 from smtp_in import replies
 from smtp_in.dsn import MalformedDsn, NotADsn, parse_dsn
+from smtp_in.limits import RateLimiter
 from smtp_in.pipeline import Inbound, Outcome, Recipient, Stage, StagePool, run_pipeline
+from smtp_in.policy_snapshot import ListenerPolicy
 from smtp_in.server import GatewayEnvelope
 from smtp_out.verp import BOUNCE_PREFIX, Mac, parse_return_path
 
@@ -117,15 +121,13 @@ class GatewayHandler:
         on_delivered: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = _now,
         client_cas: Mapping[str, Sequence[x509.Certificate]] | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
-        self.organisations = tuple(organisations)
-        # Each organisation's tls_client_ca certificates (gateway.material.tls_client_cas).
-        self.client_cas = dict(client_cas or {})
-        self.logins = {
-            login.username: (org, login.password_hash)
-            for org in self.organisations
-            for login in org.server_auth.logins
-        }
+        # New connections take this snapshot; `reload` replaces it.
+        self.policy = ListenerPolicy(
+            tuple(organisations), dict(client_cas or {}), limits or RateLimits()
+        )
+        self.limiter = RateLimiter()
         self.domains = {d.lower() for d in domains}
         self.submission_address = submission_address.lower()
         self.store = store
@@ -137,6 +139,47 @@ class GatewayHandler:
         self.bounce_mac = bounce_mac
         self.on_delivered = on_delivered
         self.clock = clock
+
+    def reload(self, policy: ListenerPolicy, pool: StagePool | None) -> None:
+        """New connections run under `policy` and DATA uses `pool`; those in progress keep
+        their snapshot, and their jobs already in the old pool finish there."""
+        self.policy = policy
+        self.pool = pool
+
+    def _policy(self, server: Any) -> ListenerPolicy:
+        """The connection's snapshot (none when called outside a connection, `policy test`)."""
+        return getattr(server, "policy", None) or self.policy
+
+    def _rate_limit(self, server: Any, organisation: Organisation | None) -> replies.Reply | None:
+        """Count this MAIL against the connection's and the organisation's limits; the refusal
+        when one is reached (nothing counted then)."""
+        policy = self._policy(server)
+        limits = organisation.limits if organisation else policy.limits
+        sender = organisation.id if organisation else "a shared network"
+        if server.messages >= limits.messages_per_connection:
+            log.info("refused MAIL from %s: messages_per_connection %d reached",
+                     sender, limits.messages_per_connection)
+            return replies.TOO_MANY_ON_CONNECTION
+        if organisation is not None:
+            if server.rate_organisation is None:
+                if not self.limiter.open_connection(organisation):
+                    log.info("refused a connection of %s: concurrent_connections %d reached",
+                             sender, limits.concurrent_connections)
+                    return replies.TOO_MANY_CONNECTIONS
+                server.rate_organisation = organisation.id
+            wait = self.limiter.take_message(organisation)
+            if wait:
+                log.info("refused MAIL from %s: messages_per_minute %d reached",
+                         sender, limits.messages_per_minute)
+                return replies.message_rate_limited(wait)
+        server.messages += 1
+        return None
+
+    def connection_closed(self, server: Any) -> None:
+        """Give back the connection's slot of its organisation (smtp_in.server calls this)."""
+        if server.rate_organisation is not None:
+            self.limiter.close_connection(server.rate_organisation)
+            server.rate_organisation = None
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
         self,
@@ -161,10 +204,14 @@ class GatewayHandler:
             certificate=session.certificate,
             login=session.login,
         )
-        decision = identify_connection(connection, self.organisations)
+        decision = identify_connection(connection, self._policy(server).organisations)
         if not decision.allowed:
             log.info("refused MAIL: %s", "; ".join(decision.trace))
             return str(_CONNECTION_REPLIES.get(decision.reason, replies.UNKNOWN_PEER))
+        # Limits are counted before DATA, so a refusal never concerns an accepted message.
+        limited = self._rate_limit(server, decision.organisation) if server else None
+        if limited is not None:
+            return str(limited)
         session.organisation = decision.organisation
         session.candidates = decision.candidates
         envelope.mail_from = address
@@ -255,21 +302,21 @@ class GatewayHandler:
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if der:
             certificate = x509.load_der_x509_certificate(der)
+            policy = self._policy(server)
             session.certificate = identify_client_certificate(
-                certificate, self.client_cas, self.organisations
+                certificate, policy.client_cas, policy.organisations
             )
             log.info("STARTTLS: %s", "; ".join(session.certificate.trace))
         return True  # a refused certificate is answered at MAIL, with its reason
 
-    @property
-    def offers_auth(self) -> bool:
-        return bool(self.logins)
-
-    async def check_login(self, username: bytes, password: bytes) -> Decision:
-        """SMTP AUTH credentials -> the organisation. An unknown user costs the same scrypt
-        as a known one, so the time taken does not tell whether the user exists."""
+    async def check_login(
+        self, username: bytes, password: bytes, policy: ListenerPolicy | None = None
+    ) -> Decision:
+        """SMTP AUTH credentials -> the organisation, under the connection's `policy`. An
+        unknown user costs the same scrypt as a known one, so the time taken does not tell
+        whether the user exists."""
         name = username.decode("utf-8", "replace")
-        found = self.logins.get(name)
+        found = (policy or self.policy).logins.get(name)
         hashed = found[1] if found else DUMMY_HASH
         valid = await asyncio.to_thread(verify_password, password, hashed)
         return login_decision(name, found[0] if found and valid else None)

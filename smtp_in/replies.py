@@ -129,6 +129,29 @@ NO_ACCOUNT = Reply(
 TOO_MANY_RECIPIENTS = Reply(
     452, "4.5.3", "Liian monta vastaanottajaa / Too many recipients in one message"
 )
+# Rate limits (smtp_in.limits): temporary, with when to try again; nothing accepted is affected.
+TOO_MANY_CONNECTIONS = Reply(
+    421,
+    "4.7.0",
+    "Organisaatiolla on liian monta yhtaaikaista yhteytta; yrita uudelleen minuutin kuluttua / "
+    "Too many concurrent connections from your organisation; try again in a minute",
+)
+TOO_MANY_ON_CONNECTION = Reply(
+    451,
+    "4.7.1",
+    "Liian monta viestia yhdella yhteydella; avaa uusi yhteys ja yrita uudelleen / "
+    "Too many messages on one connection; reconnect and try again",
+)
+
+
+def message_rate_limited(seconds: int) -> Reply:
+    """An organisation over its messages per minute, told when the next one will be taken."""
+    return Reply(
+        451,
+        "4.7.1",
+        f"Organisaatio lahettaa liian monta viestia minuutissa; yrita uudelleen {seconds} "
+        f"sekunnin kuluttua / Too many messages per minute; try again in {seconds} seconds",
+    )
 CANNOT_VRFY = Reply(
     252, "2.5.0",
     "Osoitteita ei vahvisteta; vastaus tulee RCPT-komentoon / "
@@ -231,6 +254,35 @@ SIGNER_EXPIRED = Reply(
     550,
     "5.7.7",
     "Allekirjoittajan varmenne ei ole voimassa / The signer's certificate is not valid now",
+)
+SIGNER_REVOKED = Reply(
+    550,
+    "5.7.7",
+    "Allekirjoittajan varmenne on peruutettu / The signer's certificate has been revoked",
+)
+SIGNER_NOT_PINNED = Reply(
+    550,
+    "5.7.7",
+    "Allekirjoittajan varmenne ei ole organisaation sallimien joukossa / "
+    "The signer's certificate is not one the organisation allows to sign",
+)
+SENDER_ADDRESS = Reply(
+    550,
+    "5.7.1",
+    "Lahettajan osoite ei ole organisaation sallimien osoitteiden joukossa / "
+    "The From address is not one of the organisation's allowed sender addresses",
+)
+ORGANISATION_TOO_BIG = Reply(
+    552,
+    "5.3.4",
+    "Viesti on suurempi kuin organisaatiolle sallittu koko / "
+    "Message size exceeds the organisation's maximum",
+)
+TOO_MANY_ATTACHMENTS = Reply(
+    550,
+    "5.7.1",
+    "Viestissa on enemman liitteita kuin organisaatiolle on sallittu / "
+    "The message has more attachments than the organisation allows",
 )
 NOT_FOR_EMAIL = Reply(
     550,
@@ -388,6 +440,17 @@ TEMPORARY_FAILURE = Reply(
     "4.3.0",
     "Tilapainen virhe; yrita myohemmin / Temporary failure; try again later",
 )
+
+
+def attachment_type_refused(position: int) -> Reply:
+    """Refuse a message whose attachment (1-based `position`) has a type the organisation does
+    not allow; its name and content are never echoed."""
+    return Reply(
+        550,
+        "5.7.1",
+        f"Liitteen {position} tyyppi ei ole organisaatiolle sallittu / "
+        f"Attachment {position} has a content type the organisation does not allow",
+    )
 
 
 def body_recipients_refused(invalid: Sequence[str], without_account: Sequence[str]) -> Reply:

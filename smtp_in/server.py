@@ -26,6 +26,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from policies.model import Decision, Organisation
 from smtp_in import replies
+from smtp_in.policy_snapshot import ListenerPolicy
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,17 @@ class GatewaySMTP(SMTP):
         self.command_size_limits = collections.defaultdict(
             lambda: self.command_size_limit, {"MAIL": 512 + 200, "RCPT": 512 + 600}
         )
+        # Per connection (a STARTTLS session does not reset them): the policy in force when it
+        # opened, its MAIL commands so far, and the organisation whose connection slot it holds.
+        self.policy: ListenerPolicy | None = getattr(self.event_handler, "policy", None)
+        self.messages = 0
+        self.rate_organisation: str | None = None
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        closed = getattr(self.event_handler, "connection_closed", None)
+        if closed is not None:
+            closed(self)
 
     def _create_envelope(self) -> GatewayEnvelope:
         return GatewayEnvelope()
@@ -99,7 +111,10 @@ class GatewaySMTP(SMTP):
 
     def _offers_auth(self) -> bool:
         """AUTH is offered over TLS where some organisation has SMTP AUTH logins."""
-        return bool(self._tls_protocol) and bool(getattr(self.event_handler, "offers_auth", False))
+        return bool(self._tls_protocol) and self._has_logins()
+
+    def _has_logins(self) -> bool:
+        return self.policy is not None and bool(self.policy.logins)
 
     @syntax("EHLO hostname")
     async def smtp_EHLO(self, hostname: str | None) -> None:  # noqa: N802 - aiosmtpd's naming
@@ -129,7 +144,7 @@ class GatewaySMTP(SMTP):
             return
         session = self.session
         assert isinstance(session, GatewaySession) and self.envelope is not None
-        if not session.extended_smtp or not getattr(self.event_handler, "offers_auth", False):
+        if not session.extended_smtp or not self._has_logins():
             await self.push(str(replies.AUTH_UNAVAILABLE))
             return
         if not self._tls_protocol:
@@ -146,7 +161,7 @@ class GatewaySMTP(SMTP):
         credentials = await self._credentials(words[0].upper(), initial)
         if credentials is None:
             return  # the reason was answered already
-        decision: Decision = await self.event_handler.check_login(*credentials)
+        decision: Decision = await self.event_handler.check_login(*credentials, self.policy)
         if decision.allowed:
             session.login = decision
             session.authenticated = True
@@ -160,6 +175,9 @@ class GatewaySMTP(SMTP):
             return
         # Guessing costs a new connection (and TLS handshake) every few tries.
         await self.push(str(replies.AUTH_TOO_MANY_FAILURES))
+        self._close_now()
+
+    def _close_now(self) -> None:
         assert self._handler_coroutine is not None and self.transport is not None
         self._handler_coroutine.cancel()
         self.transport.close()
@@ -242,6 +260,8 @@ class GatewaySMTP(SMTP):
             self.envelope.mail_options.extend(options)
             status = str(replies.SENDER_OK)
         await self.push(status)
+        if status.startswith("421"):  # a connection over its organisation's limit ends here
+            self._close_now()
 
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's naming

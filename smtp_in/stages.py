@@ -24,6 +24,7 @@ from cryptography import x509
 from crypto.hetu import InvalidHetu, mask_hetu, parse_hetu
 from crypto.pgp import PgpContext, PgpError, PgpFailure, is_smime_shaped, open_pgp_message
 from crypto.reply_tokens import ReplyTokens
+from crypto.revocation import revoked_by
 from crypto.smime import DecryptionKey, SmimeError, SmimeFailure, open_message
 from mailbox_store import (
     CitizenNotActive,
@@ -34,12 +35,15 @@ from mailbox_store import (
     StoreUnavailable,
 )
 from policies.connection import choose_signer_organisation
+from policies.content import check_attachments, check_size
 from policies.evaluate import check_signer
-from policies.model import CasePolicy, Organisation
+from policies.model import CasePolicy, Decision, Organisation
+from policies.signers import check_signer_identity
 from smtp_in import replies
 from smtp_in.answers import answered_thread
 from smtp_in.extract import ExtractError, ExtractFailure, extract
 from smtp_in.pipeline import Inbound, Reject, Stage, TempFail
+from smtp_in.sniff import real_type
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -176,6 +180,8 @@ def _open_as(message: Inbound, organisation_id: str) -> None:
     material = _crypto_material()
     pgp = material.pgp
     organisation = material.organisations[organisation_id]
+    # Before decrypting: the organisation's own limit is below the one the listener enforces.
+    _decided(message, check_size(organisation, len(message.raw)), replies.ORGANISATION_TOO_BIG)
     if pgp is not None and organisation_id in pgp.disabled:
         raise Reject(_DISABLED_REPLIES[pgp.disabled[organisation_id]])
     if pgp is not None and organisation.pgp.key_files and not is_smime_shaped(message.raw):
@@ -254,6 +260,29 @@ def verify(message: Inbound) -> None:
     message.trace.extend(decision.trace)
     if not decision.allowed:
         raise Reject(_signer_reply(decision.reason, openpgp=bool(pgp_keys)))
+    fingerprint = revoked_in = None
+    if signer.certificate_der:
+        fingerprint = hashlib.sha256(signer.certificate_der).hexdigest().upper()
+    if signer.certificate_der and organisation.signers.crl_files:
+        certificate = x509.load_der_x509_certificate(signer.certificate_der)
+        anchors = _crypto_material().anchors.get(organisation.id, ())
+        crl = revoked_by(certificate, organisation.signers.crl_files, anchors)
+        revoked_in = crl.name if crl is not None else None
+    decision = check_signer_identity(organisation, sender, fingerprint, revoked_in)
+    _decided(message, decision, _IDENTITY_REPLIES.get(decision.reason, replies.SENDER_ADDRESS))
+
+
+_IDENTITY_REPLIES = {
+    "signer_not_pinned": replies.SIGNER_NOT_PINNED,
+    "signer_revoked": replies.SIGNER_REVOKED,
+}
+
+
+def _decided(message: Inbound, decision: Decision, refusal: replies.Reply) -> None:
+    """Record the decision's trace; refuse with `refusal` unless it allows."""
+    message.trace.extend(decision.trace)
+    if not decision.allowed:
+        raise Reject(refusal)
 
 
 def _signer_reply(reason: str, *, openpgp: bool) -> replies.Reply:
@@ -285,7 +314,24 @@ def extract_content(message: Inbound) -> None:
         days = organisation.delivery.acknowledge_days
         message.acknowledge_by = message.received_at + timedelta(days=days)
     subject = _case_tags(message, subject, organisation.cases)
-    message.extracted = dataclasses.replace(extracted, subject=subject)
+    # Sniffing costs a little per file: only where types are restricted.
+    sniff = bool(organisation.content.allowed_attachment_types)
+    types = [
+        real_type(a.data, a.content_type) if sniff else a.content_type
+        for a in extracted.attachments
+    ]
+    decision = check_attachments(organisation, types)
+    refusal = (
+        replies.TOO_MANY_ATTACHMENTS
+        if decision.reason == "too_many_attachments"
+        else replies.attachment_type_refused(decision.attachment)
+    )
+    _decided(message, decision, refusal)
+    html = extracted.html
+    if html is not None and not organisation.content.keep_html:
+        message.trace.append(f"keep_html: organisation {organisation.id} shows the text body only")
+        html = None
+    message.extracted = dataclasses.replace(extracted, subject=subject, html=html)
     if any(a.span for a in extracted.attachments):
         message.content_offset = _offset_in(message.evidence, message.opened.content)
     if extracted.message_id is None:

@@ -124,6 +124,18 @@ class StageWorkers:
             raise value
         return value
 
+    async def retire(self, timeout: float = 600.0) -> None:
+        """Close once every worker is idle (after a reload handed new jobs to another pool):
+        jobs already given to this one finish first, since waiters are served in order."""
+        try:
+            async with asyncio.timeout(timeout):
+                for _ in range(self.count):
+                    await self._idle.get()
+        except TimeoutError:
+            log.warning("retired stage workers still busy after %.0f s; closing them", timeout)
+        finally:
+            await self.close()
+
     async def close(self) -> None:
         for worker in self._all:
             worker.stdin.close()  # a worker exits when its stdin ends

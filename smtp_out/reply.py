@@ -33,6 +33,7 @@ from crypto.smime_out import encrypt, sign_detached
 from smtp_out.notification import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, template_environment
 
 __all__ = [
+    "NEW_MESSAGE_SUBJECTS",
     "SUBJECTS",
     "OutgoingReply",
     "ReplyAttachment",
@@ -47,6 +48,12 @@ SUBJECTS = {
     "fi": "Vastaus Asiointitililtä",
     "sv": "Svar från e-tjänstkontot",
     "en": "Reply from the eAccount",
+}
+# The neutral outer Subject of a new message a citizen starts.
+NEW_MESSAGE_SUBJECTS = {
+    "fi": "Viesti Asiointitililtä",
+    "sv": "Meddelande från e-tjänstkontot",
+    "en": "Message from the eAccount",
 }
 # As the portal writes dates (gateway.web.i18n), in Finnish local time.
 _DATETIME_FORMATS = {
@@ -98,8 +105,9 @@ class OutgoingReply:
     attachments: tuple[ReplyAttachment, ...] = field(repr=False)
     citizen_name: str = field(repr=False)
     hetu: str = field(repr=False)
-    original_subject: str = field(repr=False)
-    original_received_at: datetime
+    # The message answered; None for a new message the citizen starts.
+    original_subject: str | None = field(repr=False)
+    original_received_at: datetime | None
     original_message_id: str | None
     lang: str
     # The neutral Subject outside the encryption; by default "Reply from the eAccount" in `lang`.
@@ -234,8 +242,10 @@ def _legacy_display_part(reply: OutgoingReply) -> bytes:
     return _leaf_bytes(part)
 
 
-def _received(reply: OutgoingReply) -> str:
+def _received(reply: OutgoingReply) -> str | None:
     moment = reply.original_received_at
+    if moment is None:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # the store writes UTC; SQLite returns it naive
     local = moment.astimezone(_LOCAL_ZONE)
@@ -249,7 +259,7 @@ def _details(reply: OutgoingReply) -> str:
     return template.render(
         citizen_name=_one_line(reply.citizen_name),
         hetu=_one_line(reply.hetu),
-        original_subject=_one_line(reply.original_subject),
+        original_subject=_one_line(reply.original_subject or ""),
         received=_received(reply),
         original_message_id=reply.original_message_id and _one_line(reply.original_message_id),
     )

@@ -27,6 +27,7 @@ from gateway.web.event_routes import EventRoutes
 from gateway.web.headers import SecurityHeadersMiddleware, add_security_headers
 from gateway.web.i18n import DEFAULT_LANG
 from gateway.web.mailbox_routes import Mailbox
+from gateway.web.new_message_routes import NewMessageRoutes
 from gateway.web.oidc import RelyingParty
 from gateway.web.oidc_routes import OidcLogin
 from gateway.web.organisations import OrganisationProfile, service_profile
@@ -93,6 +94,7 @@ def create_app(
     )
     routes = [
         *Mailbox(portal).routes(),
+        *NewMessageRoutes(portal).routes(),
         *ReplyRoutes(portal).routes(),
         *AcknowledgeRoutes(portal).routes(),
         *CaseRoutes(portal).routes(),

@@ -291,6 +291,32 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "event_message_received": "Viesti saapui: {organisation}.",
         "event_message_opened": "Avasit viestin: {organisation}.",
         "event_message_replied": "Vastasit viestiin: {organisation}.",
+        "event_message_sent": "Lähetit uuden viestin: {organisation}.",
+        "nav_new_message": "Uusi viesti",
+        "new_message_heading": "Uusi viesti",
+        "new_message_intro": "Valitse organisaatio, jolle haluat kirjoittaa.",
+        "new_message_none": (
+            "Yksikään liittynyt organisaatio ei ota vastaan uusia viestejä asiointitilin "
+            "kautta."
+        ),
+        "new_message_passive": (
+            "Passiivisella tilillä ei voi lähettää viestejä. Ota tili ensin uudelleen "
+            "käyttöön."
+        ),
+        "new_message_to": "Vastaanottaja",
+        "new_message_topic_label": "Aihe",
+        "new_message_topic_choose": "Valitse aihe",
+        "new_message_text_label": "Viestisi",
+        "new_message_send_button": "Lähetä viesti",
+        "new_message_sent_notice": (
+            "Viestisi on tallennettu ja lähetetään organisaatiolle. Vastaus tulee tähän "
+            "keskusteluun."
+        ),
+        "new_message_not_allowed": (
+            "Tälle organisaatiolle ei voi lähettää uutta viestiä asiointitilin kautta."
+        ),
+        "new_message_bad_topic": "Valitse aihe luettelosta.",
+        "new_message_yours": "Sinun viestisi",
         "event_message_acknowledged": "Kuittasit todisteellisen viestin: {organisation}.",
         "event_message_acknowledgement_expired": (
             "Todisteellisen viestin kuittausaika päättyi: {organisation}."
@@ -647,6 +673,31 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "event_message_received": "Ett meddelande kom: {organisation}.",
         "event_message_opened": "Du öppnade ett meddelande: {organisation}.",
         "event_message_replied": "Du svarade på ett meddelande: {organisation}.",
+        "event_message_sent": "Du skickade ett nytt meddelande: {organisation}.",
+        "nav_new_message": "Nytt meddelande",
+        "new_message_heading": "Nytt meddelande",
+        "new_message_intro": "Välj den organisation du vill skriva till.",
+        "new_message_none": (
+            "Ingen ansluten organisation tar emot nya meddelanden via e-tjänstkontot."
+        ),
+        "new_message_passive": (
+            "Med ett passivt konto kan du inte skicka meddelanden. Aktivera kontot först."
+        ),
+        "new_message_to": "Mottagare",
+        "new_message_topic_label": "Ämne",
+        "new_message_topic_choose": "Välj ämne",
+        "new_message_text_label": "Ditt meddelande",
+        "new_message_send_button": "Skicka meddelandet",
+        "new_message_sent_notice": (
+            "Ditt meddelande har sparats och skickas till organisationen. Svaret kommer i den"
+            " här konversationen."
+        ),
+        "new_message_not_allowed": (
+            "Till den här organisationen kan du inte skicka ett nytt meddelande via "
+            "e-tjänstkontot."
+        ),
+        "new_message_bad_topic": "Välj ett ämne i listan.",
+        "new_message_yours": "Ditt meddelande",
         "event_message_acknowledged": "Du kvitterade ett bevisligt meddelande: {organisation}.",
         "event_message_acknowledgement_expired": (
             "Tiden för att kvittera ett bevisligt meddelande gick ut: {organisation}."
@@ -992,6 +1043,28 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = {
         "event_message_received": "A message arrived: {organisation}.",
         "event_message_opened": "You opened a message: {organisation}.",
         "event_message_replied": "You replied to a message: {organisation}.",
+        "event_message_sent": "You sent a new message: {organisation}.",
+        "nav_new_message": "New message",
+        "new_message_heading": "New message",
+        "new_message_intro": "Choose the organisation you want to write to.",
+        "new_message_none": "No connected organisation accepts new messages through the eAccount.",
+        "new_message_passive": (
+            "A passive account cannot send messages. Reactivate the account first."
+        ),
+        "new_message_to": "To",
+        "new_message_topic_label": "Topic",
+        "new_message_topic_choose": "Choose a topic",
+        "new_message_text_label": "Your message",
+        "new_message_send_button": "Send message",
+        "new_message_sent_notice": (
+            "Your message has been saved and is being sent to the organisation. The answer "
+            "will arrive in this conversation."
+        ),
+        "new_message_not_allowed": (
+            "You cannot send a new message to this organisation through the eAccount."
+        ),
+        "new_message_bad_topic": "Choose a topic from the list.",
+        "new_message_yours": "Your message",
         "event_message_acknowledged": "You acknowledged a verifiable message: {organisation}.",
         "event_message_acknowledgement_expired": (
             "The time to acknowledge a verifiable message ran out: {organisation}."

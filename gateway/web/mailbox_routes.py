@@ -86,7 +86,10 @@ class Mailbox:
         if message is None:
             raise HTTPException(404)
         sent = request.query_params.get("reply") == "sent"
-        return await message_page(self._portal, visitor, message, reply_sent=sent)
+        started = request.query_params.get("sent") == "new"
+        return await message_page(
+            self._portal, visitor, message, reply_sent=sent, message_sent=started
+        )
 
     async def attachment(self, request: Request) -> Response:
         visitor = await current_visitor(self._portal, request)
@@ -118,6 +121,7 @@ async def message_page(
     message: MessageView,
     *,
     reply_sent: bool = False,
+    message_sent: bool = False,
     reply_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -137,6 +141,7 @@ async def message_page(
         thread=[entry for entry in thread if entry.id != message.id] if len(thread) > 1 else [],
         offer=offer,
         reply_sent=reply_sent,
+        message_sent=message_sent,
         reply_error=reply_error,
         purge_at=message.deleted_at + portal.deleted_retention if message.deleted_at else None,
         retention_days=portal.deleted_retention.days,

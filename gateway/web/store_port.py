@@ -105,12 +105,26 @@ class PortalStore(Protocol):
 
 
 class ReplyPort(Protocol):
-    """Answering messages (gateway.reply_desk.ReplyDesk); synchronous, like the store."""
+    """Answering messages and starting new ones (gateway.reply_desk.ReplyDesk); synchronous,
+    like the store."""
 
     def offer(self, citizen_id: str, message_id: str) -> Any | None: ...
 
     def send(
         self, citizen_id: str, message_id: str, text: str, attachments: Sequence[NewAttachment]
+    ) -> str: ...
+
+    def new_message_offers(self) -> Sequence[Any]: ...
+
+    def new_message_offer(self, organisation_id: str) -> Any | None: ...
+
+    def start(
+        self,
+        citizen_id: str,
+        organisation_id: str,
+        topic: str,
+        text: str,
+        attachments: Sequence[NewAttachment],
     ) -> str: ...
 
 

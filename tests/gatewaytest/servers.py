@@ -61,6 +61,7 @@ class InProcessGateway:
             allow_temporary_hetus=config.allow_temporary_hetus,
             bounce_mac=partial(material.blind_index(config), purpose="bounce"),
             client_cas=material.tls_client_cas(config),
+            limits=config.limits,
         )
         self.controller = _GatewayController(env, self.handler)
         self.port = config.smtp.listen_port

@@ -3,18 +3,26 @@
 `policy test` answers "what would the gateway say to this mail?" with the live code: the real
 SMTP handler for MAIL and RCPT (with an in-memory session and envelope) and the real ingest
 stages up to recipient resolution; the store stage is left out, so nothing is written.
+With --tls-cert or --auth the connection is taken to have done STARTTLS: the certificate goes
+through the listener's STARTTLS hook and the password through its AUTH check.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import ipaddress
 import logging
 import re
 import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from gateway import material
 from gateway.config import Config
@@ -22,7 +30,9 @@ from gateway.policy_check import check_policy
 
 if TYPE_CHECKING:
     from mailbox_store import MailboxStore
+    from smtp_in.handler import GatewayHandler
     from smtp_in.pipeline import Inbound, Stage
+    from smtp_in.server import GatewayEnvelope, GatewaySession
 
 # Where the postmaster may name the file after the subcommand as well (`policy check --config F`).
 _CONFIG_HELP = "configuration file (the same as asiointitili --config)"
@@ -49,6 +59,20 @@ def add_commands(commands: Any) -> None:
         "--to", action="append", required=True, metavar="ADDRESS", help="RCPT TO (repeatable)"
     )
     test.add_argument("--message", type=Path, metavar="FILE.eml", help="the message as sent")
+    test.add_argument(
+        "--tls-cert", type=Path, metavar="FILE.pem",
+        help="the client certificate the peer presents after STARTTLS (implies STARTTLS)",
+    )
+    test.add_argument(
+        "--auth", metavar="USER",
+        help="SMTP AUTH as USER, the password from stdin (implies STARTTLS)",
+    )
+
+
+@dataclass(frozen=True)
+class _Login:
+    username: str
+    password: bytes = field(repr=False)  # never shown, not even in a traceback
 
 
 def policy_check(path: Path) -> int:
@@ -75,7 +99,55 @@ def policy_test(config: Config, args: argparse.Namespace) -> int:
         except OSError as exc:
             reason = f"--message: cannot read {args.message}: {exc.strerror}"
             raise PolicyUsageError(reason) from None
-    return asyncio.run(_evaluate(config, peer, args.sender, args.to, raw))
+    certificate = _client_certificate(args.tls_cert) if args.tls_cert is not None else None
+    login = _Login(args.auth, _read_password()) if args.auth is not None else None
+    return asyncio.run(
+        _evaluate(config, peer, args.sender, args.to, raw, certificate=certificate, login=login)
+    )
+
+
+def _client_certificate(path: Path) -> x509.Certificate:
+    """The first certificate of a PEM file (the peer's own; a chain may follow it)."""
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())[0]
+    except OSError as exc:
+        raise PolicyUsageError(f"--tls-cert: cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise PolicyUsageError(f"--tls-cert: {path} holds no PEM certificate") from None
+
+
+def _read_password() -> bytes:
+    """As `hash-password`: asked for without echo at a terminal, else one line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("SMTP AUTH password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise PolicyUsageError("--auth: the password (read from stdin) is empty")
+    return password.encode("utf-8")
+
+
+class _PeerCertificate:
+    """What the listener's STARTTLS hook reads from the ssl object: the peer's certificate."""
+
+    def __init__(self, certificate: x509.Certificate | None) -> None:
+        self.der = (
+            certificate.public_bytes(serialization.Encoding.DER) if certificate else None
+        )
+
+    def getpeercert(self, binary_form: bool = False) -> bytes | None:
+        return self.der
+
+
+def _handshake_failure(certificate: x509.Certificate) -> str | None:
+    """Why the TLS layer would refuse the certificate before the listener sees it (it
+    verifies the validity period, as for any certificate), or None."""
+    now = datetime.now(UTC)
+    if now < certificate.not_valid_before_utc:
+        return "the client certificate is not valid yet"
+    if now > certificate.not_valid_after_utc:
+        return "the client certificate has expired"
+    return None
 
 
 async def _evaluate(
@@ -84,6 +156,9 @@ async def _evaluate(
     sender: str,
     recipients: list[str],
     raw: bytes | None,
+    *,
+    certificate: x509.Certificate | None,
+    login: _Login | None,
 ) -> int:
     # Imported here: the rest of the CLI need not load the SMTP side.
     from mailbox_store import MailboxStore
@@ -119,10 +194,17 @@ async def _evaluate(
         # What the transport's peername gives (aiosmtpd annotates it as a str).
         session.peer = (str(peer), 0)  # type: ignore[assignment]
         envelope = GatewayEnvelope()
+        tls = certificate is not None or login is not None
+        if tls:
+            stopped = await _starttls_and_auth(handler, session, envelope, certificate, login)
+            if stopped is not None:
+                return stopped
 
         print(f"MAIL FROM:<{sender}> from {peer}")
-        # What MAIL decides on a connection with neither STARTTLS nor AUTH behind it.
-        _print_trace(identify_connection(Connection(peer, tls=False), config.organisations).trace)
+        connection = Connection(
+            peer, tls=tls, certificate=session.certificate, login=session.login
+        )
+        _print_trace(identify_connection(connection, config.organisations).trace)
         answer = await handler.handle_MAIL(None, session, envelope, sender, [])
         if not _answered(answer):
             return _refused("MAIL", answer)
@@ -155,6 +237,45 @@ async def _evaluate(
     finally:
         store.close()
         handler_log.setLevel(level)
+
+
+async def _starttls_and_auth(
+    handler: GatewayHandler,
+    session: GatewaySession,
+    envelope: GatewayEnvelope,
+    certificate: x509.Certificate | None,
+    login: _Login | None,
+) -> int | None:
+    """The listener's STARTTLS hook and AUTH check, in that order; the exit code when refused."""
+    from policies.connection import certificate_fingerprint
+    from smtp_in import replies
+
+    presented = "no client certificate"
+    if certificate is not None:
+        presented = f"client certificate {certificate_fingerprint(certificate)}"
+    print(f"STARTTLS: assumed (--tls-cert and --auth need it), {presented}")
+    if certificate is not None:
+        failure = _handshake_failure(certificate)
+        if failure is not None:
+            print(f"  {failure}")
+            return _refused("STARTTLS", f"a failed TLS handshake ({failure})")
+    session.ssl = {"ssl_object": _PeerCertificate(certificate)}
+    handler.handle_STARTTLS(None, session, envelope)
+    if login is None:
+        return None
+    print(f"AUTH as {login.username}")
+    if not handler.policy.logins:  # the listener offers AUTH only where logins are configured
+        _answered(str(replies.AUTH_UNAVAILABLE))
+        return _refused("AUTH", str(replies.AUTH_UNAVAILABLE))
+    decision = await handler.check_login(login.username.encode("utf-8"), login.password)
+    _print_trace(decision.trace)
+    if not decision.allowed:
+        _answered(str(replies.AUTH_FAILED))
+        return _refused("AUTH", str(replies.AUTH_FAILED))
+    session.login = decision
+    session.authenticated = True
+    _answered(str(replies.AUTH_OK))
+    return None
 
 
 class _Seen:

@@ -4,13 +4,18 @@ every language has every text, and signed cookies and CSRF tokens refuse anythin
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from string import Formatter
 from urllib.parse import unquote
 
 import pytest
+from babel.messages.pofile import read_po
 
 from gateway.web.downloads import content_disposition, safe_content_type
-from gateway.web.i18n import CATALOGUE, DEFAULT_LANG, format_datetime, translator
+from gateway.web.i18n import CATALOGUE, DEFAULT_LANG, LANGUAGES, format_datetime, translator
 from gateway.web.tokens import PortalTokens
+
+LOCALE_DIR = Path(__file__).parents[2] / "gateway" / "web" / "locale"
 
 SECRET = b"s" * 32
 
@@ -59,12 +64,43 @@ def test_safe_content_type(declared: str, served: str) -> None:
     assert safe_content_type(declared) == served
 
 
+def _po_texts() -> dict[str, dict[str, str]]:
+    """Every language's portal.po as written, fuzzy and empty entries included."""
+    texts: dict[str, dict[str, str]] = {}
+    for path in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/portal.po")):
+        lang = path.parent.parent.name
+        with path.open("rb") as po:
+            catalog = read_po(po, locale=lang, domain="portal")
+        texts[lang] = {}
+        for message in catalog:
+            if not message.id:
+                continue
+            assert not message.fuzzy, (lang, message.id)
+            assert isinstance(message.id, str) and isinstance(message.string, str)
+            texts[lang][message.id] = message.string
+    return texts
+
+
 def test_every_language_has_every_text() -> None:
-    keys = set(CATALOGUE[DEFAULT_LANG])
-    for lang, texts in CATALOGUE.items():
-        assert set(texts) == keys, lang
+    po_texts = _po_texts()
     assert DEFAULT_LANG == "fi"
-    assert set(CATALOGUE) == {"fi", "sv", "en"}
+    assert set(po_texts) == set(LANGUAGES) == {"fi", "sv", "en"}
+    keys = set(po_texts[DEFAULT_LANG])
+    for lang, texts in po_texts.items():
+        assert set(texts) == keys, lang
+        assert all(texts.values()), [key for key, text in texts.items() if not text]
+        assert CATALOGUE[lang] == texts, lang
+
+
+def test_every_language_has_the_same_placeholders() -> None:
+    po_texts = _po_texts()
+
+    def placeholders(text: str) -> set[str]:
+        return {field for _, field, _, _ in Formatter().parse(text) if field is not None}
+
+    for key, text in po_texts[DEFAULT_LANG].items():
+        for lang, texts in po_texts.items():
+            assert placeholders(texts[key]) == placeholders(text), (lang, key)
 
 
 def test_unknown_language_falls_back_to_finnish() -> None:

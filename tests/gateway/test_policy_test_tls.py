@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from gatewaytest.clerk import openssl
+from gatewaytest.client_certs import client_ca, client_cert, sha256_fingerprint
 from gatewaytest.dated_certs import dated_ca
 from gatewaytest.env import CLERK, DOMAIN, GatewayEnv, make_env
 
@@ -29,38 +29,6 @@ STRICT_USER, STRICT_PASSWORD = "tiukkakunta-mx", "toinen salasana"
 STARTTLS_LINE = "STARTTLS: assumed (--tls-cert and --auth need it)"
 
 
-def _ca(directory: Path, name: str) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca, key = directory / "ca.pem", directory / "ca-key.pem"
-    openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", ca, "-days", "30", "-subj", f"/CN={name} SMTP client CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    return ca, key
-
-
-def _client_cert(directory: Path, ca: tuple[Path, Path], name: str) -> Path:
-    key, csr = directory / f"{name}-key.pem", directory / f"{name}.csr"
-    cert, ext = directory / f"{name}.pem", directory / f"{name}.cnf"
-    openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", csr, "-subj", f"/CN={name}",
-    )
-    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
-    openssl(
-        "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
-        "-days", "30", "-out", cert, "-extfile", ext,
-    )
-    return cert
-
-
-def _sha256(cert: Path) -> str:
-    printed: str = openssl("x509", "-in", cert, "-noout", "-fingerprint", "-sha256").decode()
-    return printed.split("=")[1].strip()
-
-
 @dataclass(frozen=True)
 class World:
     env: GatewayEnv
@@ -74,12 +42,12 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     certs = tmp_path_factory.mktemp("client-certs")
     ca_own, ca_neighbour, ca_pin = (
-        _ca(certs / n, n) for n in ("demokunta", "naapurikunta", "pinnikunta")
+        client_ca(certs / n, n) for n in ("demokunta", "naapurikunta", "pinnikunta")
     )
-    own = _client_cert(certs / "demokunta", ca_own, "mx.demokunta.test")
-    neighbour = _client_cert(certs / "naapurikunta", ca_neighbour, "mx.naapurikunta.test")
-    pinned = _client_cert(certs / "pinnikunta", ca_pin, "mx1.pinnikunta.test")
-    unpinned = _client_cert(certs / "pinnikunta", ca_pin, "mx2.pinnikunta.test")
+    own = client_cert(certs / "demokunta", ca_own, "mx.demokunta.test").cert
+    neighbour = client_cert(certs / "naapurikunta", ca_neighbour, "mx.naapurikunta.test").cert
+    pinned = client_cert(certs / "pinnikunta", ca_pin, "mx1.pinnikunta.test").cert
+    unpinned = client_cert(certs / "pinnikunta", ca_pin, "mx2.pinnikunta.test").cert
     root = tmp_path_factory.mktemp("policy-test-tls")
     anchor = f"{root}/var/demo/ca.pem"  # init makes it; any readable anchor will do here
     strict_hash = hash_password(STRICT_PASSWORD.encode())
@@ -105,7 +73,7 @@ sender_domains = ["pinnikunta.test"]
 trust_anchors = ["{anchor}"]
 reply_address = "kirjaamo@pinnikunta.test"
 tls_client_ca = "{ca_pin[0]}"
-tls_client_fingerprints = ["{_sha256(pinned)}"]
+tls_client_fingerprints = ["{sha256_fingerprint(pinned)}"]
 
 [[organisations]]
 id = "tiukkakunta"
@@ -137,7 +105,7 @@ def _policy_test(
 
 
 def _fingerprint(cert: Path) -> str:
-    return _sha256(cert).replace(":", "")
+    return sha256_fingerprint(cert).replace(":", "")
 
 
 def test_a_certificate_of_the_organisation_authenticates_it(

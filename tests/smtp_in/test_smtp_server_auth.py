@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gatewaytest.clerk import clerk_message, inner_message, openssl
+from gatewaytest.clerk import clerk_message, inner_message
+from gatewaytest.client_certs import (
+    CA_EXTENSIONS,
+    ClientCert,
+    client_ca,
+    client_cert,
+    sha256_fingerprint,
+)
 from gatewaytest.env import CLERK, DOMAIN, GatewayEnv, make_env
 from gatewaytest.hetus import make_hetu
 from gatewaytest.servers import InProcessGateway
@@ -42,57 +49,10 @@ USER, PASSWORD = "demokunta-mx", "oikea hevonen patteri niitti"
 NEIGHBOUR_CLERK = "virkailija@naapurikunta.test"
 
 
-@dataclass(frozen=True)
-class ClientCert:
-    cert: Path
-    key: Path
-
-
-def _client_ca(directory: Path, name: str) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    ca, key = directory / "ca.pem", directory / "ca-key.pem"
-    openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", ca, "-days", "30", "-subj", f"/CN={name} SMTP client CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    return ca, key
-
-
 def _intermediate_ca(directory: Path, root: tuple[Path, Path], name: str) -> tuple[Path, Path]:
     """An issuing CA under `root`: what the organisation names as its tls_client_ca alone."""
-    ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
-    cert = _client_cert(directory, root, name, ext)
+    cert = client_cert(directory, root, name, CA_EXTENSIONS)
     return cert.cert, cert.key
-
-
-def _client_cert(
-    directory: Path, ca: tuple[Path, Path], name: str, extensions: str = ""
-) -> ClientCert:
-    key, csr = directory / f"{name}-key.pem", directory / f"{name}.csr"
-    cert = directory / f"{name}.pem"
-    ext = directory / f"{name}.cnf"
-    openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key, "-out", csr, "-subj", f"/CN={name}",
-    )
-    ext.write_text(
-        extensions
-        or "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-        f"extendedKeyUsage=clientAuth\nsubjectAltName=DNS:{name}\n"
-    )
-    openssl(
-        "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
-        "-days", "30", "-out", cert, "-extfile", ext,
-    )
-    return ClientCert(cert, key)
-
-
-def _sha256(cert: Path) -> str:
-    # As a postmaster copies it: "sha256 Fingerprint=AB:CD:..."
-    printed = openssl("x509", "-in", cert, "-noout", "-fingerprint", "-sha256").decode()
-    return printed.split("=")[1].strip()
 
 
 @dataclass(frozen=True)
@@ -112,15 +72,15 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     certs = tmp_path_factory.mktemp("client-certs")
     ca_own, ca_neighbour, ca_pin = (
-        _client_ca(certs / n, n) for n in ("demokunta", "naapurikunta", "pinnikunta")
+        client_ca(certs / n, n) for n in ("demokunta", "naapurikunta", "pinnikunta")
     )
-    own = _client_cert(certs / "demokunta", ca_own, "mx.demokunta.test")
-    neighbour = _client_cert(certs / "naapurikunta", ca_neighbour, "mx.naapurikunta.test")
-    pinned = _client_cert(certs / "pinnikunta", ca_pin, "mx1.pinnikunta.test")
-    unpinned = _client_cert(certs / "pinnikunta", ca_pin, "mx2.pinnikunta.test")
-    root = _client_ca(certs / "juuri", "juuri")
+    own = client_cert(certs / "demokunta", ca_own, "mx.demokunta.test")
+    neighbour = client_cert(certs / "naapurikunta", ca_neighbour, "mx.naapurikunta.test")
+    pinned = client_cert(certs / "pinnikunta", ca_pin, "mx1.pinnikunta.test")
+    unpinned = client_cert(certs / "pinnikunta", ca_pin, "mx2.pinnikunta.test")
+    root = client_ca(certs / "juuri", "juuri")
     issuing = _intermediate_ca(certs / "juuri", root, "valikunta-issuing")
-    under_intermediate = _client_cert(certs / "juuri", issuing, "mx.valikunta.test")
+    under_intermediate = client_cert(certs / "juuri", issuing, "mx.valikunta.test")
     neighbour_clerk = make_foreign_signer(tmp_path_factory.mktemp("neighbour"), NEIGHBOUR_CLERK)
     stranger = make_foreign_signer(tmp_path_factory.mktemp("stranger"), CLERK)
     neighbour_anchor = neighbour_clerk[0].parent / "ca.pem"
@@ -149,7 +109,7 @@ sender_domains = ["pinnikunta.test"]
 trust_anchors = ["{neighbour_anchor}"]
 reply_address = "kirjaamo@pinnikunta.test"
 tls_client_ca = "{ca_pin[0]}"
-tls_client_fingerprints = ["{_sha256(pinned.cert)}"]
+tls_client_fingerprints = ["{sha256_fingerprint(pinned.cert)}"]
 
 [[organisations]]
 id = "tiukkakunta"

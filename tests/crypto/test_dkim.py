@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-import os
 import re
-import shutil
-import subprocess
 import threading
 import types
 from collections.abc import Callable
-from pathlib import Path
 
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from gatewaytest.dkim_check import mail_dkim
 
 from crypto.dkim import DEFAULT_SIGNED_HEADERS, DkimError, DkimSigner
 
@@ -30,7 +27,6 @@ DOMAIN = "asiointi.example.fi"
 SELECTOR = "asiointi1"
 DNS_NAME = f"{SELECTOR}._domainkey.{DOMAIN}"
 FIXED_TIME = 1_700_000_000
-VERIFIER_PL = Path(__file__).with_name("dkim_verify.pl")
 
 MESSAGE = (
     b"Received: from mta.kunta.example (mta.kunta.example [192.0.2.7])\r\n"
@@ -256,34 +252,8 @@ def test_threads_agree(signer: DkimSigner, fixed_time: None) -> None:
 
 @pytest.fixture(scope="module")
 def perl_verifier() -> Callable[[bytes, str], str]:
-    perl = shutil.which("perl")
-    usable = perl is not None and (
-        subprocess.run(
-            [perl, "-MMail::DKIM::Verifier", "-MNet::DNS", "-e", "1"],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    if not usable:
-        message = "perl with Mail::DKIM (apt package libmail-dkim-perl) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    assert perl is not None
-
-    def verify(signed: bytes, record: str) -> str:
-        done = subprocess.run(
-            [perl, str(VERIFIER_PL), DNS_NAME, record],
-            input=signed,
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"dkim_verify.pl failed: {done.stderr.decode(errors='replace')}")
-        return done.stdout.decode()
-
-    return verify
+    verify = mail_dkim()
+    return lambda signed, record: verify(signed, DNS_NAME, record)
 
 
 def test_mail_dkim_verifies_our_signature(
